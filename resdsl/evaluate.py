@@ -1,0 +1,154 @@
+"""The project's own evaluator for spec expressions. Nothing in a spec reaches `eval`.
+
+Values: integers, exact fractions (from decimals such as 0.1 and from `/`), symbols
+(A, B, C, none, and bare words where a field accepts words), booleans, and sizes such
+as 3x3. Arithmetic is exact, so `64 / 4` is the integer 16 and `64 / 3` is refused
+wherever an integer is needed.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Mapping, Union
+
+from . import syntax as syn
+from .diagnostics import ResdslValidationError, Span
+
+
+@dataclass(frozen=True)
+class Symbol:
+    name: str
+
+    def __str__(self) -> str:
+        return self.name
+
+
+EvalValue = Union[int, Fraction, bool, Symbol, tuple[int, ...]]
+
+# Names every spec can use without declaring them.
+CONSTANTS: dict[str, EvalValue] = {
+    "A": Symbol("A"), "B": Symbol("B"), "C": Symbol("C"), "none": Symbol("none"),
+    "true": True, "false": False,
+}
+
+MAX_MAGNITUDE = 10**15  # larger than any real width, depth or size; stops runaway products
+
+
+def evaluate(expr: syn.Expr, env: Mapping[str, EvalValue], bare_words: bool = False) -> EvalValue:
+    """Evaluate `expr` with the names in `env`. With `bare_words`, an unknown name is a
+    word (a symbol), as in `normalize pixel_mean`; otherwise it is an error."""
+    if isinstance(expr, syn.Number):
+        return _number(expr.text)
+    if isinstance(expr, syn.Dims):
+        return expr.values
+    if isinstance(expr, syn.Name):
+        return _lookup(expr, env, bare_words)
+    if isinstance(expr, syn.BinOp):
+        left = evaluate(expr.left, env, bare_words)
+        right = evaluate(expr.right, env, bare_words)
+        return _arithmetic(expr, left, right)
+    if isinstance(expr, syn.Conditional):
+        left = evaluate(expr.left, env, bare_words)
+        right = evaluate(expr.right, env, bare_words)
+        holds = (left == right) if expr.compare == "==" else (left != right)
+        return evaluate(expr.then if holds else expr.otherwise, env, bare_words)
+    raise TypeError(f"not an expression: {expr!r}")
+
+
+def _number(text: str) -> int | Fraction:
+    value = Fraction(text)
+    return int(value) if value.denominator == 1 and "." not in text and "e" not in text.lower() else value
+
+
+def _lookup(expr: syn.Name, env: Mapping[str, EvalValue], bare_words: bool) -> EvalValue:
+    if expr.id in env:
+        return env[expr.id]
+    if expr.id in CONSTANTS:
+        return CONSTANTS[expr.id]
+    if bare_words:
+        return Symbol(expr.id)
+    raise ResdslValidationError(f"unknown name '{expr.id}'", expr.span,
+                                notes=did_you_mean(expr.id, [*env, *CONSTANTS]))
+
+
+def _arithmetic(expr: syn.BinOp, left: EvalValue, right: EvalValue) -> EvalValue:
+    for side in (left, right):
+        if not is_number(side):
+            raise ResdslValidationError(
+                f"'{expr.op}' needs numbers, got {describe(side)}", expr.span)
+    if expr.op in ("/", "//") and right == 0:
+        raise ResdslValidationError("division by zero", expr.span)
+    result = {
+        "+": lambda: left + right, "-": lambda: left - right, "*": lambda: left * right,
+        "/": lambda: Fraction(left) / Fraction(right), "//": lambda: left // right,
+    }[expr.op]()
+    if abs(result) > MAX_MAGNITUDE:
+        raise ResdslValidationError(f"number too large: {float(result):.3g}", expr.span)
+    if isinstance(result, Fraction) and result.denominator == 1:
+        return int(result)
+    return result
+
+
+def is_number(value: EvalValue) -> bool:
+    return isinstance(value, (int, Fraction)) and not isinstance(value, bool)
+
+
+def describe(value: EvalValue) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, Symbol):
+        return f"'{value.name}'"
+    if isinstance(value, tuple):
+        return "x".join(str(v) for v in value)
+    if isinstance(value, Fraction):
+        return f"{float(value):g}"
+    return str(value)
+
+
+def did_you_mean(name: str, choices) -> tuple[str, ...]:
+    close = difflib.get_close_matches(name, sorted(set(choices)), n=1, cutoff=0.6)
+    return (f"did you mean '{close[0]}'?",) if close else ()
+
+
+def as_int(value: EvalValue, what: str, span: Span | None, minimum: int = 1) -> int:
+    """An integer of at least `minimum`, or a clear error naming `what`."""
+    if not is_number(value) or (isinstance(value, Fraction) and value.denominator != 1):
+        raise ResdslValidationError(f"{what} must be an integer, got {describe(value)}", span)
+    if value < minimum:
+        bound = "positive" if minimum == 1 else f"at least {minimum}"
+        raise ResdslValidationError(f"{what} must be {bound}, got {describe(value)}", span)
+    return int(value)
+
+
+def as_float(value: EvalValue, what: str, span: Span | None) -> float:
+    if not is_number(value):
+        raise ResdslValidationError(f"{what} must be a number, got {describe(value)}", span)
+    return float(value)
+
+
+def as_bool(value: EvalValue, what: str, span: Span | None) -> bool:
+    if not isinstance(value, bool):
+        raise ResdslValidationError(f"{what} must be true or false, got {describe(value)}", span)
+    return value
+
+
+def as_pair(value: EvalValue, what: str, span: Span | None) -> tuple[int, int]:
+    """A kernel-like size: `3x3`, `1x7`, or a plain `3` meaning 3x3."""
+    if isinstance(value, tuple):
+        if len(value) != 2:
+            raise ResdslValidationError(f"{what} must be two sizes such as 3x3, got {describe(value)}", span)
+        height, width = value
+        return as_int(height, what, span), as_int(width, what, span)
+    size = as_int(value, what, span)
+    return size, size
+
+
+def to_ir_value(value: EvalValue):
+    """Evaluated values as the IR stores them (JSON-friendly)."""
+    if isinstance(value, Symbol):
+        return value.name
+    if isinstance(value, Fraction):
+        return float(value)
+    return value

@@ -1,0 +1,304 @@
+"""Text -> syntax tree (`syntax.Module`), with spans, comments, and readable syntax errors."""
+
+from __future__ import annotations
+
+from collections import deque
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+
+from lark import Lark, Token, Transformer, v_args
+from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
+
+from . import syntax as syn
+from .diagnostics import ResdslSyntaxError, Span, register_source
+
+MAX_NESTING = 64  # parentheses and braces; deeper than any real spec, shallow enough for recursion
+
+
+@lru_cache(maxsize=1)
+def grammar_text() -> str:
+    # A source checkout keeps the grammar in the top-level grammars/ folder; an
+    # installed wheel ships the same file as the resdsl.grammars package.
+    checkout = Path(__file__).resolve().parent.parent / "grammars" / "resdsl.lark"
+    if checkout.is_file():
+        return checkout.read_text(encoding="utf-8")
+    return resources.files("resdsl.grammars").joinpath("resdsl.lark").read_text(encoding="utf-8")
+
+
+# Comments are ignored by the grammar; the lexer hands them here so fmt can keep them.
+_comment_sink: list[Token] = []
+
+
+@lru_cache(maxsize=1)
+def _parser() -> Lark:
+    return Lark(grammar_text(), parser="lalr", propagate_positions=True,
+                maybe_placeholders=True, lexer_callbacks={"COMMENT": _comment_sink.append})
+
+
+def parse(text: str, path: str = "<string>") -> syn.Module:
+    """Parse .res text into a syntax tree. Raises ResdslSyntaxError."""
+    register_source(path, text)
+    _check_nesting(text, path)
+    _comment_sink.clear()
+    try:
+        tree = _parser().parse(text)
+    except UnexpectedInput as error:
+        raise _syntax_error(error, text, path) from None
+    comments = list(_comment_sink)
+    module = _ToSyntax(path).transform(tree)
+    return _attach_comments(module, comments)
+
+
+def _check_nesting(text: str, path: str) -> None:
+    """Refuse absurdly deep nesting before the parser builds a tree that deep."""
+    depth, line, col, in_comment = 0, 1, 0, False
+    for char in text:
+        col += 1
+        if char == "\n":
+            line, col, in_comment = line + 1, 0, False
+        elif in_comment:
+            continue
+        elif char == "#":
+            in_comment = True
+        elif char in "({":
+            depth += 1
+            if depth > MAX_NESTING:
+                span = Span(path, line, col, line, col + 1)
+                raise ResdslSyntaxError(f"nesting deeper than {MAX_NESTING} levels", span)
+        elif char in ")}":
+            depth = max(0, depth - 1)
+
+
+# ---- syntax errors in words ------------------------------------------------------
+_TERMINAL_WORDS = {
+    "NAME": "a name", "INT": "a number", "DECIMAL": "a number", "DIMS": "a size such as 3x3",
+    "SIZE": "a quantity such as 21.8M", "STRING": 'a quoted file name such as "cifar.res"',
+    "COMPARE": "'==' or '!='", "_NL": "a new line", "$END": "the end of the file",
+}
+
+
+_OPERATORS = {"+", "-", "*", "/", "//"}
+
+
+def _describe_expected(names: set[str]) -> str:
+    terminals = {t.name: t for t in _parser().terminals}
+    words = []
+    for name in sorted(names):
+        term = terminals.get(name)
+        if term is not None and term.pattern.type == "str" and term.pattern.value in _OPERATORS:
+            words.append("an operator")
+        elif name in _TERMINAL_WORDS:
+            words.append(_TERMINAL_WORDS[name])
+        elif term is not None and term.pattern.type == "str":
+            words.append(f"'{term.pattern.value}'")
+        else:
+            words.append(name.lower())
+    # Keywords and punctuation first: they are what the user most likely left out.
+    words = sorted(set(words), key=lambda w: (not w.startswith("'"), w))
+    if len(words) > 10:
+        words = words[:10] + ["..."]
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " or " + words[-1]
+
+
+def _hint(token: Token, expected: set[str]) -> str | None:
+    """A sentence for the mistakes people actually make, beyond the expected tokens."""
+    if token.type == "NAME" and "STAGE" in expected:
+        return "layers go inside `stem { ... }`, `stage NAME { ... }` or `head { ... }`"
+    if "X" in expected and token.type == "NAME":
+        return "a repeated block is written `N x block(args)`, e.g. `3 x basic(64)`"
+    if token.type == "NAME" and "EQUAL" in expected:
+        return "separate arguments with ','"
+    return None
+
+
+def _describe_token(token: Token) -> str:
+    if token.type == "$END":
+        return "end of file"
+    if token.type == "_NL":
+        return "end of line"
+    return f"'{token.value}'"
+
+
+def _syntax_error(error: UnexpectedInput, text: str, path: str) -> ResdslSyntaxError:
+    line, col = getattr(error, "line", 1) or 1, getattr(error, "column", 1) or 1
+    width = 1
+    if isinstance(error, UnexpectedToken):
+        token = error.token
+        if token.type == "$END":
+            line, col = _end_position(text)
+        first_line = (str(token.value).splitlines() or [""])[0]
+        width = 1 if token.type == "_NL" else max(1, len(first_line))
+        expected = set(getattr(error, "accepts", None) or error.expected)
+        message = f"unexpected {_describe_token(token)}; expected {_describe_expected(expected)}"
+        hint = _hint(token, expected)
+        if hint:
+            return ResdslSyntaxError(message, Span(path, line, col, line, col + width), notes=(hint,))
+    elif isinstance(error, UnexpectedCharacters):
+        char = text[error.pos_in_stream] if error.pos_in_stream < len(text) else ""
+        message = f"unexpected character {char!r}"
+        if error.allowed:
+            message += f"; expected {_describe_expected(set(error.allowed))}"
+    elif isinstance(error, UnexpectedEOF):
+        line, col = _end_position(text)
+        message = f"unexpected end of file; expected {_describe_expected(set(error.expected))}"
+    else:
+        message = "syntax error"
+    return ResdslSyntaxError(message, Span(path, line, col, line, col + width))
+
+
+def _end_position(text: str) -> tuple[int, int]:
+    lines = text.splitlines() or [""]
+    return len(lines), len(lines[-1]) + 1
+
+
+# ---- tree -> syntax models ---------------------------------------------------------
+def _span(path: str, item) -> Span | None:
+    line = getattr(item, "line", None)
+    if line is None:
+        return None
+    return Span(path, line, item.column, item.end_line, item.end_column)
+
+
+@v_args(meta=True)
+class _ToSyntax(Transformer):
+    """One short callback per grammar rule, each returning a typed syntax node."""
+
+    def __init__(self, path: str):
+        super().__init__()
+        self.path = path
+
+    def _at(self, meta) -> Span | None:
+        return None if meta.empty else _span(self.path, meta)
+
+    # expressions
+    def int_lit(self, meta, c): return syn.Number(text=str(c[0]), span=_span(self.path, c[0]))
+    def decimal_lit(self, meta, c): return syn.Number(text=str(c[0]), span=_span(self.path, c[0]))
+    def dims_lit(self, meta, c): return _dims(c[0], self.path)
+    def name_ref(self, meta, c): return syn.Name(id=str(c[0]), span=_span(self.path, c[0]))
+    def add(self, meta, c): return self._binop("+", meta, c)
+    def sub(self, meta, c): return self._binop("-", meta, c)
+    def mul(self, meta, c): return self._binop("*", meta, c)
+    def div(self, meta, c): return self._binop("/", meta, c)
+    def floordiv(self, meta, c): return self._binop("//", meta, c)
+
+    def _binop(self, op, meta, c):
+        return syn.BinOp(op=op, left=c[0], right=c[1], span=self._at(meta))
+
+    def conditional(self, meta, c):
+        then, left, compare, right, otherwise = c
+        return syn.Conditional(then=then, left=left, compare=str(compare), right=right,
+                               otherwise=otherwise, span=self._at(meta))
+
+    # calls and layers
+    def positional_arg(self, meta, c): return syn.Arg(value=c[0], span=self._at(meta))
+    def keyword_arg(self, meta, c): return syn.Arg(name=str(c[0]), value=c[1], span=self._at(meta))
+    def option(self, meta, c): return syn.Arg(name=str(c[0]), value=c[1], span=self._at(meta))
+    def layer_arg(self, meta, c): return c[0]
+    def args(self, meta, c): return list(c)
+    def layer_args(self, meta, c): return list(c)
+    def params(self, meta, c): return list(c)
+    def param(self, meta, c): return syn.Param(name=str(c[0]), default=c[1], span=self._at(meta))
+
+    def call(self, meta, c):
+        args = None if len(c) < 2 else (c[1] or [])
+        # `name()` and `name` differ only in the parentheses; the grammar yields None
+        # for both when the argument list is empty, so look at the source text.
+        if args is None and not meta.empty and meta.end_column - meta.column > len(c[0]):
+            args = []
+        return syn.Call(name=str(c[0]), args=args, span=self._at(meta))
+
+    def layer(self, meta, c):
+        label, kind, args = c
+        return syn.LayerStmt(label=None if label is None else str(label), layer=str(kind),
+                             args=args or [], span=self._at(meta))
+
+    def repeat(self, meta, c): return syn.RepeatStmt(count=c[0], call=c[1], span=self._at(meta))
+    def body(self, meta, c): return list(c)
+    def net_body(self, meta, c): return list(c)
+    def recipe_body(self, meta, c): return list(c)
+
+    # network statements
+    def input_stmt(self, meta, c): return syn.InputStmt(dims=_dims(c[0], self.path), span=self._at(meta))
+    def classes_stmt(self, meta, c): return syn.ClassesStmt(value=c[0], span=self._at(meta))
+    def shortcut_stmt(self, meta, c): return syn.ShortcutStmt(value=c[0], span=self._at(meta))
+    def stem_stmt(self, meta, c): return self._section("stem", meta, c)
+    def head_stmt(self, meta, c): return self._section("head", meta, c)
+    def stage_body_stmt(self, meta, c): return self._section("stage", meta, c)
+
+    def _section(self, role, meta, c):
+        name = None if c[0] is None else str(c[0])
+        return syn.SectionStmt(role=role, name=name, body=c[1], span=self._at(meta))
+
+    def stage_stmt(self, meta, c):
+        return syn.StageStmt(name=str(c[0]), repeat=c[1], options=list(c[2:]), span=self._at(meta))
+
+    def quantity(self, meta, c): return str(c[0])
+
+    def expect_stmt(self, meta, c):
+        return syn.ExpectStmt(metric=str(c[0]), quantity=c[1], within=c[2], span=self._at(meta))
+
+    def train_stmt(self, meta, c):
+        return syn.TrainStmt(recipe=str(c[0]), fields=c[1], span=self._at(meta))
+
+    def recipe_field(self, meta, c):
+        return syn.RecipeField(name=str(c[0]), values=list(c[1:]), span=self._at(meta))
+
+    # declarations
+    def import_stmt(self, meta, c):
+        return syn.ImportDecl(path=str(c[0])[1:-1], span=self._at(meta))
+
+    def block_def(self, meta, c):
+        return syn.BlockDecl(name=str(c[0]), params=c[1] or [], body=c[2], span=self._at(meta))
+
+    def family_def(self, meta, c):
+        return syn.FamilyDecl(name=str(c[0]), params=c[1] or [], body=c[2], span=self._at(meta))
+
+    def network_def(self, meta, c):
+        return syn.NetworkDecl(name=str(c[0]), body=c[1], span=self._at(meta))
+
+    def derived_network(self, meta, c):
+        return syn.NetworkDecl(name=str(c[0]), base=c[1], body=c[2], span=self._at(meta))
+
+    def recipe_def(self, meta, c):
+        return syn.RecipeDecl(name=str(c[0]), fields=c[1], span=self._at(meta))
+
+    def derived_recipe(self, meta, c):
+        return syn.RecipeDecl(name=str(c[0]), base=str(c[1]), fields=c[2], span=self._at(meta))
+
+    def start(self, meta, c):
+        return syn.Module(path=self.path, decls=list(c), span=self._at(meta))
+
+
+def _dims(token: Token, path: str) -> syn.Dims:
+    values = tuple(int(part) for part in str(token).split("x"))
+    return syn.Dims(values=values, span=_span(path, token))
+
+
+# ---- comments ------------------------------------------------------------------------
+def _attach_comments(module: syn.Module, tokens: list[Token]) -> syn.Module:
+    """Give each statement the whole-line comments above it and the one at its end."""
+    pending = deque(tokens)
+    decls = [_attach(decl, pending) for decl in module.decls]
+    rest = tuple(_comment_text(t) for t in pending)
+    return module.model_copy(update={"decls": decls, "end_comments": rest})
+
+
+def _attach(stmt, pending: deque):
+    if stmt.span is None:
+        return stmt
+    leading = []
+    while pending and pending[0].line < stmt.span.line:
+        leading.append(_comment_text(pending.popleft()))
+    update: dict = {"comments": tuple(leading)}
+    for field in ("body", "fields"):
+        children = getattr(stmt, field, None)
+        if isinstance(children, list) and children and isinstance(children[0], syn.Statement):
+            update[field] = [_attach(child, pending) for child in children]
+    if pending and pending[0].line == stmt.span.end_line:
+        update["trailing_comment"] = _comment_text(pending.popleft())
+    return stmt.model_copy(update=update)
+
+
+def _comment_text(token: Token) -> str:
+    return str(token)[1:].rstrip()
