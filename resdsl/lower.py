@@ -226,10 +226,13 @@ class _NetworkLowering:
                 if isinstance(stmt, syn.InputStmt):
                     values["input"] = _input_shape(stmt)
                 elif isinstance(stmt, syn.ClassesStmt):
-                    values["classes"] = as_int(evaluate(stmt.value, self.env), "classes", stmt.span)
+                    values["classes"] = as_int(evaluate(stmt.value, self.env), "classes",
+                                               stmt.value.span)
                     self.env["classes"] = values["classes"]
                 elif isinstance(stmt, syn.ShortcutStmt):
-                    values["shortcut"] = _shortcut(evaluate(stmt.value, self.env), stmt.value.span)
+                    # Bare words, so `shortcut D` says what a shortcut may be.
+                    value = evaluate(stmt.value, self.env, bare_words=True)
+                    values["shortcut"] = _shortcut(value, stmt.value.span)
             except ResdslError as error:
                 self.errors.record(error)
         for required in ("input", "classes"):
@@ -296,14 +299,13 @@ class _NetworkLowering:
     def _repeat_stage(self, stmt: syn.StageStmt, shape, option) -> list[ir.Block]:
         fixed_first: dict[str, EvalValue] = {}
         for opt in stmt.options:
-            value = evaluate(opt.value, self.env)
             if opt.name == "stride":
-                stride = as_int(value, "stride", opt.value.span)
+                stride = as_int(evaluate(opt.value, self.env), "stride", opt.value.span)
                 if stride not in (1, 2):
                     raise ResdslValidationError(f"stride must be 1 or 2, got {stride}", opt.value.span)
                 fixed_first["stride"] = stride
             elif opt.name == "shortcut":
-                option = _shortcut(value, opt.value.span)
+                option = _shortcut(evaluate(opt.value, self.env, bare_words=True), opt.value.span)
             else:
                 raise ResdslValidationError(
                     f"a stage has no option '{opt.name}' (options: {', '.join(STAGE_OPTIONS)})",

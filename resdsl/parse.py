@@ -276,6 +276,8 @@ def _dims(token: Token, path: str) -> syn.Dims:
 
 
 # ---- comments ------------------------------------------------------------------------
+BLANK_LINE = "\n"  # in a comment list: an empty line (a comment never holds a newline)
+
 def _attach_comments(module: syn.Module, tokens: list[Token]) -> syn.Module:
     """Give each statement the whole-line comments above it and the one at its end."""
     pending = deque(tokens)
@@ -287,9 +289,14 @@ def _attach_comments(module: syn.Module, tokens: list[Token]) -> syn.Module:
 def _attach(stmt, pending: deque):
     if stmt.span is None:
         return stmt
-    leading = []
+    leading: list[str] = []
+    last_line = None
     while pending and pending[0].line < stmt.span.line:
-        leading.append(_comment_text(pending.popleft()))
+        token = pending.popleft()
+        if last_line is not None and token.line > last_line + 1:
+            leading.append(BLANK_LINE)  # keep paragraphs of comments apart
+        leading.append(_comment_text(token))
+        last_line = token.line
     update: dict = {"comments": tuple(leading)}
     for field in ("body", "fields"):
         children = getattr(stmt, field, None)

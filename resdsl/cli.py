@@ -1,0 +1,198 @@
+"""The `resdsl` command. The only module that prints.
+
+Spec errors exit 1 with `file:line:col: error: ...`; command-line misuse exits 2
+(Typer's usage errors); nothing a user types ends in a traceback.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+from rich.console import Console
+
+from .diagnostics import ResdslError, render
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="A declarative language and compiler for residual networks "
+                       "(He et al. 2015).")
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+SPECS = typer.Argument(..., help=".res spec files", show_default=False)
+NETWORK = typer.Option(None, "--network", "-n", help="which network, if a file declares several")
+INPUT = typer.Option(None, "--input", help="override the input size, e.g. 3x32x32")
+
+
+class SpecFailed(Exception):
+    """Raised after the diagnostics were printed, to exit with status 1."""
+
+
+def report_errors(command):
+    """Print ResdslErrors as diagnostics and exit 1, for every command."""
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        try:
+            return command(*args, **kwargs)
+        except ResdslError as error:
+            print_error(error)
+            raise typer.Exit(1)
+        except SpecFailed:
+            raise typer.Exit(1)
+        except KeyboardInterrupt:
+            err.print("interrupted")
+            raise typer.Exit(130)
+    return wrapper
+
+
+def print_error(error: ResdslError) -> None:
+    color = sys.stderr.isatty() and "NO_COLOR" not in os.environ
+    for diagnostic in error.diagnostics:
+        sys.stderr.write(render(diagnostic, color=color) + "\n")
+
+
+def parse_input(text: str | None) -> tuple[int, int, int] | None:
+    if text is None:
+        return None
+    parts = text.lower().split("x")
+    if len(parts) != 3 or not all(p.isdigit() and int(p) > 0 for p in parts):
+        raise typer.BadParameter(f"expected CxHxW such as 3x32x32, got {text!r}",
+                                 param_hint="--input")
+    return tuple(int(p) for p in parts)  # type: ignore[return-value]
+
+
+def load_network(spec: Path, network: str | None = None, input: str | None = None):
+    from .load import load_program
+    from .lower import lower
+
+    return lower(load_program(spec), network, parse_input(input))
+
+
+# ---- check ------------------------------------------------------------------------------
+@app.command()
+@report_errors
+def check(specs: List[Path] = SPECS, network: Optional[str] = NETWORK) -> None:
+    """Validate specs and evaluate their `expect` lines."""
+    from .load import load_program
+    from .lower import lower, static_check
+
+    failed = False
+    for spec in specs:
+        try:
+            program = load_program(spec)
+            static_check(program)
+            names = [network] if network else [d.name for d in program.networks]
+            if not names:
+                out.print(f"[green]ok[/]    {spec}  (no network: declarations only)")
+            for name in names:
+                failed |= not _check_one(spec, lower(program, name))
+        except ResdslError as error:
+            print_error(error)
+            failed = True
+    if failed:
+        raise SpecFailed()
+
+
+def _check_one(spec: Path, net) -> bool:
+    from .analyze import analyze
+
+    report = analyze(net)
+    ok = all(e.passed for e in report.expects)
+    status = "[green]ok[/]  " if ok else "[red]FAIL[/]"
+    out.print(f"{status}  {spec}  {net.name}: {report.params:,} params, "
+              f"{report.flops:,} multiply-adds")
+    for e in report.expects:
+        mark = "[green]✓[/]" if e.passed else "[red]✗[/]"
+        out.print(f"        {mark} expect {e.metric} {e.expected} (±{e.tolerance:.2%}): "
+                  f"got {e.actual_text}")
+    return ok
+
+
+# ---- fmt ----------------------------------------------------------------------------------
+@app.command()
+@report_errors
+def fmt(specs: List[Path] = SPECS,
+        write: bool = typer.Option(False, "--write", "-w", help="rewrite the files in place"),
+        check_only: bool = typer.Option(False, "--check",
+                                        help="exit 1 if a file is not in canonical form")) -> None:
+    """Print specs in canonical form (comments kept)."""
+    from .fmt import format_module
+    from .load import read_spec
+    from .parse import parse
+
+    changed = []
+    for spec in specs:
+        text = read_spec(spec)
+        canonical = format_module(parse(text, str(spec)))
+        if write and canonical != text:
+            _write_atomically(spec, canonical)
+        if canonical != text:
+            changed.append(spec)
+        if not write and not check_only:
+            out.print(canonical, end="", markup=False)
+    if check_only and changed:
+        for spec in changed:
+            err.print(f"{spec}: not in canonical form (run `resdsl fmt --write {spec}`)")
+        raise SpecFailed()
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    temp = path.with_name(f".{path.name}.tmp")
+    temp.write_text(text, encoding="utf-8")
+    os.replace(temp, path)
+
+
+# ---- build ---------------------------------------------------------------------------------
+@app.command()
+@report_errors
+def build(spec: Path = typer.Argument(..., help="a .res spec"),
+          network: Optional[str] = NETWORK, input: Optional[str] = INPUT,
+          ir: bool = typer.Option(False, "--ir", help="print the expanded IR as JSON"),
+          save: Optional[Path] = typer.Option(None, "--save",
+                                              help="write the state_dict and the spec to this file")
+          ) -> None:
+    """Compile a spec to a PyTorch module and print its structure."""
+    net = load_network(spec, network, input)
+    if ir:
+        out.print(net.model_dump_json(indent=2), markup=False)
+        return
+    from .compile import compile_network, describe_module, save_model
+
+    module = compile_network(net)
+    _print_structure(net, describe_module(net))
+    if save is not None:
+        save_model(module, net, spec.read_text(encoding="utf-8"), save)
+        out.print(f"saved {save}")
+
+
+def _print_structure(net, rows) -> None:
+    from rich.table import Table
+
+    table = Table(title=f"{net.name}: compiled module", title_justify="left")
+    for column in ("module", "stage", "block", "shortcut", "output", "params"):
+        table.add_column(column, justify="right" if column == "params" else "left")
+    for row in rows:
+        table.add_row(row["module"], row["stage"], row["block"], row["shortcut"],
+                      "x".join(map(str, row["output_shape"])), f"{row['params']:,}")
+    out.print(table)
+    out.print(f"total: {net.params:,} parameters; input {'x'.join(map(str, net.input))}, "
+              f"output {'x'.join(map(str, net.output))}")
+
+
+def main() -> None:
+    try:
+        app()
+    except Exception as error:  # a bug in resdsl, not in the user's spec
+        if os.environ.get("RESDSL_DEBUG"):
+            raise
+        sys.stderr.write(f"resdsl: internal error: {type(error).__name__}: {error}\n"
+                         "(set RESDSL_DEBUG=1 for the traceback, and please report it)\n")
+        sys.exit(70)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,184 @@
+"""Syntax tree -> canonical .res text.
+
+It prints the file as written (imports, families, blocks, comments), not the expanded
+network, so `resdsl fmt --write` only changes layout. Parsing the output gives the same
+syntax tree, and every shipped spec is already in this form (tests hold both).
+"""
+
+from __future__ import annotations
+
+from . import syntax as syn
+
+INDENT = "    "
+ONE_LINE_BODY = 4  # a body of at most this many short layers prints as `{ a; b; c }`
+LINE_WIDTH = 88
+
+
+def format_module(module: syn.Module) -> str:
+    chunks = [_decl(decl) for decl in module.decls]
+    text = "\n\n".join(chunks)
+    if module.end_comments:
+        text += ("\n\n" if chunks else "") + "\n".join(_comment(c) for c in module.end_comments)
+    return text + "\n" if text else ""
+
+
+# ---- expressions -------------------------------------------------------------------
+_PRECEDENCE = {"+": 1, "-": 1, "*": 2, "/": 2, "//": 2}
+
+
+def expr(node: syn.Expr, parent: int = 0, right_side: bool = False) -> str:
+    if isinstance(node, syn.Number):
+        return node.text
+    if isinstance(node, syn.Dims):
+        return "x".join(str(v) for v in node.values)
+    if isinstance(node, syn.Name):
+        return node.id
+    if isinstance(node, syn.BinOp):
+        mine = _PRECEDENCE[node.op]
+        text = f"{expr(node.left, mine)} {node.op} {expr(node.right, mine, right_side=True)}"
+        # Left-associative: a right operand of equal precedence needs its parentheses.
+        needs = mine < parent or (mine == parent and right_side)
+        return f"({text})" if needs else text
+    if isinstance(node, syn.Conditional):
+        return (f"({expr(node.then)} if {expr(node.left)} {node.compare} {expr(node.right)} "
+                f"else {expr(node.otherwise)})")
+    raise TypeError(f"not an expression: {node!r}")
+
+
+def _arg(arg: syn.Arg, keyword: str = " = ") -> str:
+    return expr(arg.value) if arg.name is None else f"{arg.name}{keyword}{expr(arg.value)}"
+
+
+def call(node: syn.Call) -> str:
+    if node.args is None:
+        return node.name
+    return f"{node.name}({', '.join(_arg(a) for a in node.args)})"
+
+
+def _params(params: list[syn.Param]) -> str:
+    return ", ".join(p.name if p.default is None else f"{p.name} = {expr(p.default)}"
+                     for p in params)
+
+
+# ---- statements ----------------------------------------------------------------------
+def _comment(text: str) -> str:
+    if text == "\n":  # parse.BLANK_LINE: an empty line between comment paragraphs
+        return ""
+    return f"#{text}" if text.startswith(" ") or not text else f"# {text}"
+
+
+def _layer(stmt: syn.LayerStmt, label_width: int) -> str:
+    label = f"{stmt.label}:" if stmt.label else ""
+    head = f"{label:<{label_width}}{stmt.layer}" if label_width else stmt.layer
+    args = ", ".join(_arg(a, keyword=" ") for a in stmt.args)
+    return f"{head} {args}" if args else head
+
+
+def _repeat(stmt: syn.RepeatStmt) -> str:
+    return f"{expr(stmt.count)} x {call(stmt.call)}"
+
+
+def _body_lines(items: list) -> list[tuple[syn.Statement, str]]:
+    labels = [len(i.label) + 2 for i in items if isinstance(i, syn.LayerStmt) and i.label]
+    width = max(labels, default=0)
+    return [(i, _layer(i, width) if isinstance(i, syn.LayerStmt) else _repeat(i)) for i in items]
+
+
+def _one_line(items: list[syn.Statement], texts: list[str], prefix: str) -> str | None:
+    """`{ a; b }` for short bodies without comments, as the paper writes a head."""
+    if len(items) > ONE_LINE_BODY or any(i.comments or i.trailing_comment for i in items):
+        return None
+    line = f"{prefix} {{ {'; '.join(texts)} }}" if texts else f"{prefix} {{ }}"
+    return line if len(line) <= LINE_WIDTH else None
+
+
+def _braced(prefix: str, pairs: list[tuple[syn.Statement, str]], depth: int,
+            allow_one_line: bool = True) -> str:
+    items, texts = [p[0] for p in pairs], [p[1] for p in pairs]
+    if allow_one_line:
+        single = _one_line(items, texts, prefix)
+        if single is not None:
+            return single
+    inner = _lines(pairs, depth + 1)
+    return f"{prefix} {{\n{inner}\n{INDENT * depth}}}" if inner else f"{prefix} {{\n{INDENT * depth}}}"
+
+
+def _lines(pairs: list[tuple[syn.Statement, str]], depth: int, groups=None) -> str:
+    """Statements one per line, comments above and aligned trailing comments."""
+    pad = INDENT * depth
+    width = max((len(t.splitlines()[-1]) for s, t in pairs if s.trailing_comment
+                 and "\n" not in t), default=0)
+    out: list[str] = []
+    for index, (stmt, text) in enumerate(pairs):
+        if groups and index and groups[index] != groups[index - 1]:
+            out.append("")
+        out.extend((pad + _comment(c)).rstrip() for c in stmt.comments)
+        text = "\n".join((pad + line if line else line) for line in text.splitlines())
+        if stmt.trailing_comment is not None:
+            last = text.splitlines()[-1].strip()
+            fill = width - len(last) if "\n" not in text.strip() else 0
+            text += " " * (max(fill, 0) + 2) + _comment(stmt.trailing_comment)
+        out.append(text)
+    return "\n".join(out)
+
+
+_SCALAR_PAD = len("shortcut ")
+_GROUP = {"input": 0, "classes": 0, "shortcut": 0, "section": 1, "stage": 1,
+          "expect": 2, "train": 2}
+
+
+def _net_stmt(stmt) -> str:
+    if isinstance(stmt, syn.InputStmt):
+        return f"{'input':<{_SCALAR_PAD}}{expr(stmt.dims)}"
+    if isinstance(stmt, syn.ClassesStmt):
+        return f"{'classes':<{_SCALAR_PAD}}{expr(stmt.value)}"
+    if isinstance(stmt, syn.ShortcutStmt):
+        return f"{'shortcut':<{_SCALAR_PAD}}{expr(stmt.value)}"
+    if isinstance(stmt, syn.SectionStmt):
+        prefix = stmt.role + (f" {stmt.name}" if stmt.name else "")
+        return _braced(prefix, _body_lines(stmt.body), 0)
+    if isinstance(stmt, syn.StageStmt):
+        options = "".join(f", {_arg(o, keyword=' ')}" for o in stmt.options)
+        return f"stage {stmt.name}: {_repeat(stmt.repeat)}{options}"
+    if isinstance(stmt, syn.ExpectStmt):
+        within = f" within {stmt.within}%" if stmt.within else ""
+        return f"expect {stmt.metric:<6} {stmt.quantity}{within}"
+    if isinstance(stmt, syn.TrainStmt):
+        if stmt.fields is None:
+            return f"train {stmt.recipe}"
+        return _braced(f"train {stmt.recipe}", _recipe_lines(stmt.fields), 0)
+    raise TypeError(f"not a network statement: {stmt!r}")
+
+
+def _net_body(prefix: str, body: list) -> str:
+    pairs = [(s, _net_stmt(s)) for s in body]
+    groups = [_GROUP[s.kind] for s in body]
+    return f"{prefix} {{\n{_lines(pairs, 1, groups)}\n}}" if pairs else f"{prefix} {{\n}}"
+
+
+def _recipe_lines(fields: list[syn.RecipeField]) -> list[tuple[syn.Statement, str]]:
+    width = max((len(f.name) for f in fields), default=0) + 2
+    return [(f, f"{f.name:<{width}}{', '.join(expr(v) for v in f.values)}") for f in fields]
+
+
+def _decl(decl) -> str:
+    comments = "".join(_comment(c) + "\n" for c in decl.comments)
+    trailing = f"  {_comment(decl.trailing_comment)}" if decl.trailing_comment else ""
+    return comments + _decl_text(decl) + trailing
+
+
+def _decl_text(decl) -> str:
+    if isinstance(decl, syn.ImportDecl):
+        return f'import "{decl.path}"'
+    if isinstance(decl, syn.BlockDecl):
+        return _braced(f"block {decl.name}({_params(decl.params)})", _body_lines(decl.body), 0,
+                       allow_one_line=False)
+    if isinstance(decl, syn.FamilyDecl):
+        return _net_body(f"family {decl.name}({_params(decl.params)})", decl.body)
+    if isinstance(decl, syn.NetworkDecl):
+        head = f"network {decl.name}" + (f" = {call(decl.base)}" if decl.base else "")
+        return head if decl.body is None else _net_body(head, decl.body)
+    if isinstance(decl, syn.RecipeDecl):
+        head = f"recipe {decl.name}" + (f" = {decl.base}" if decl.base else "")
+        return _braced(head, _recipe_lines(decl.fields), 0, allow_one_line=False)
+    raise TypeError(f"not a declaration: {decl!r}")
