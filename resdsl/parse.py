@@ -281,12 +281,19 @@ BLANK_LINE = "\n"  # in a comment list: an empty line (a comment never holds a n
 def _attach_comments(module: syn.Module, tokens: list[Token]) -> syn.Module:
     """Give each statement the whole-line comments above it and the one at its end."""
     pending = deque(tokens)
-    decls = [_attach(decl, pending) for decl in module.decls]
+    decls = _attach_all(module.decls, pending)
     rest = tuple(_comment_text(t) for t in pending)
     return module.model_copy(update={"decls": decls, "end_comments": rest})
 
 
-def _attach(stmt, pending: deque):
+def _attach_all(stmts: list, pending: deque) -> list:
+    starts = [s.span.line if s.span else None for s in stmts[1:]] + [None]
+    return [_attach(stmt, pending, next_start) for stmt, next_start in zip(stmts, starts)]
+
+
+def _attach(stmt, pending: deque, next_start: int | None):
+    """`next_start`: the line where the next sibling begins; a comment at the end of a
+    line belongs to the last statement on it."""
     if stmt.span is None:
         return stmt
     leading: list[str] = []
@@ -301,8 +308,9 @@ def _attach(stmt, pending: deque):
     for field in ("body", "fields"):
         children = getattr(stmt, field, None)
         if isinstance(children, list) and children and isinstance(children[0], syn.Statement):
-            update[field] = [_attach(child, pending) for child in children]
-    if pending and pending[0].line == stmt.span.end_line:
+            update[field] = _attach_all(children, pending)
+    last_on_line = next_start != stmt.span.end_line
+    if last_on_line and pending and pending[0].line == stmt.span.end_line:
         update["trailing_comment"] = _comment_text(pending.popleft())
     return stmt.model_copy(update=update)
 

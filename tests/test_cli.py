@@ -1,0 +1,103 @@
+"""The command line: exit codes, the diagnostic format, and each command's output."""
+
+import json
+import re
+
+import pytest
+from typer.testing import CliRunner
+
+from resdsl.cli import app
+
+from helpers import SPECS
+
+runner = CliRunner()
+DIAGNOSTIC = re.compile(r"^(?P<path>[^\s:]+):(?P<line>\d+):(?P<col>\d+): error: (?P<msg>.+)$", re.M)
+
+
+def run(*args):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+def test_check_passes_on_every_shipped_spec():
+    specs = sorted(SPECS.glob("**/*.res"))
+    result = run("check", *specs)
+    assert result.exit_code == 0, result.output
+    assert "resnet34" in result.output and "✗" not in result.output
+
+
+def test_spec_error_prints_file_line_col_source_and_caret(tmp_path):
+    bad = tmp_path / "bad.res"
+    bad.write_text("network n {\n    input 3x32x32\n    classes 10\n"
+                   "    stage s: 2 x basic(16), stride 3\n    head { avgpool; fc classes }\n}\n")
+    result = run("check", bad)
+    assert result.exit_code == 1
+    match = DIAGNOSTIC.search(result.output)
+    assert match and match["path"] == str(bad)
+    assert (match["line"], match["col"]) == ("4", "36")
+    assert "stride must be 1 or 2, got 3" in match["msg"]
+    assert "    4 |     stage s: 2 x basic(16), stride 3" in result.output
+    assert re.search(r"\|\s{36}\^", result.output)
+    assert "Traceback" not in result.output
+
+
+def test_syntax_error_uses_words_not_token_names(tmp_path):
+    bad = tmp_path / "bad.res"
+    bad.write_text("network n {\n    stage s: 3 basic(64)\n}\n")
+    result = run("build", bad, "--ir")
+    assert result.exit_code == 1
+    assert "bad.res:2:16: error: unexpected 'basic'; expected 'if', 'x' or an operator" in result.output
+    assert not re.search(r"\b(RBRACE|LPAR|__ANON|_NL)\b", result.output)
+
+
+@pytest.mark.parametrize("content", [b"\xff\xfe\x00garbage\x80", b"", b"{" * 1_000_000])
+def test_hostile_files_give_a_diagnostic_never_a_traceback(tmp_path, content):
+    spec = tmp_path / "hostile.res"
+    spec.write_bytes(content)
+    result = run("check", spec)
+    assert result.exit_code == 1 if content else result.exit_code in (0, 1)
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert "Traceback" not in result.output
+
+
+def test_missing_file_and_directory(tmp_path):
+    assert run("check", tmp_path / "nope.res").exit_code == 1
+    result = run("build", tmp_path)
+    assert result.exit_code == 1 and "is a directory" in result.output
+
+
+def test_command_line_misuse_exits_2():
+    assert run("build").exit_code == 2
+    assert run("summary", SPECS / "resnet18.res", "--no-such-flag").exit_code == 2
+    assert run("build", SPECS / "resnet18.res", "--input", "banana").exit_code == 2
+    assert run("frobnicate").exit_code == 2
+
+
+def test_build_ir_is_the_models_json():
+    result = run("build", SPECS / "resnet20.res", "--ir")
+    assert result.exit_code == 0
+    data = json.loads(result.output)
+    assert data["name"] == "resnet20" and data["input"] == [3, 32, 32]
+    assert [s["name"] for s in data["stages"]] == ["conv1", "conv2_x", "conv3_x", "conv4_x", "head"]
+
+
+def test_fmt_prints_writes_and_checks(tmp_path):
+    spec = tmp_path / "messy.res"
+    spec.write_text("# keep me\nnetwork n{input 3x32x32;classes 10  # ten\n"
+                    "stem{conv 3x3,16;relu}\nhead{avgpool;fc classes}}\n")
+    printed = run("fmt", spec)
+    assert printed.exit_code == 0
+    assert printed.output.startswith("# keep me\nnetwork n {\n    input    3x32x32\n")
+    assert "classes  10  # ten" in printed.output
+    assert run("fmt", "--check", spec).exit_code == 1
+    assert run("fmt", "--write", spec).exit_code == 0
+    assert spec.read_text() == printed.output
+    assert run("fmt", "--check", spec).exit_code == 0
+
+
+def test_check_reports_a_failed_expectation(tmp_path):
+    spec = tmp_path / "wrong.res"
+    spec.write_text('import "%s"\nnetwork r = resnet20 { expect params 0.5M }\n'
+                    % (SPECS / "resnet20.res"))
+    result = run("check", spec)
+    assert result.exit_code == 1
+    assert "✗" in result.output and "0.5M" in result.output
