@@ -99,6 +99,7 @@ def check(specs: List[Path] = SPECS, network: Optional[str] = NETWORK) -> None:
 
 def _check_one(spec: Path, net) -> bool:
     from .analyze import analyze
+    from .tables import human
 
     report = analyze(net)
     ok = all(e.passed for e in report.expects)
@@ -108,7 +109,7 @@ def _check_one(spec: Path, net) -> bool:
     for e in report.expects:
         mark = "[green]✓[/]" if e.passed else "[red]✗[/]"
         out.print(f"        {mark} expect {e.metric} {e.expected} (±{e.tolerance:.2%}): "
-                  f"got {e.actual_text}")
+                  f"got {human(e.actual)} ({e.actual:,})")
     return ok
 
 
