@@ -201,12 +201,11 @@ class _ToSyntax(Transformer):
     def param(self, meta, c): return syn.Param(name=str(c[0]), default=c[1], span=self._at(meta))
 
     def call(self, meta, c):
-        args = None if len(c) < 2 else (c[1] or [])
-        # `name()` and `name` differ only in the parentheses; the grammar yields None
-        # for both when the argument list is empty, so look at the source text.
-        if args is None and not meta.empty and meta.end_column - meta.column > len(c[0]):
-            args = []
-        return syn.Call(name=str(c[0]), args=args, span=self._at(meta))
+        name, args = str(c[0]), c[1]
+        # `name()` and `name` both give an empty placeholder: the span tells them apart.
+        parens = not meta.empty and (meta.end_line != meta.line
+                                     or meta.end_column - meta.column > len(name))
+        return syn.Call(name=name, args=(args or []) if parens else None, span=self._at(meta))
 
     def layer(self, meta, c):
         label, kind, args = c
