@@ -22,7 +22,7 @@ __all__ = ["ResdslError", "Network", "parse_network", "parse", "load", "analyze"
 def parse_network(source: str | Path, network: str | None = None,
                   input: tuple[int, int, int] | None = None) -> Network:
     """The expanded IR of a spec, given a path to a .res file or the spec's text."""
-    from .load import load_program, program_from_text
+    from .loader import load_program, program_from_text
     from .lower import lower
 
     if isinstance(source, Path) or (isinstance(source, str) and source.endswith(".res")
@@ -42,7 +42,7 @@ def parse(text: str, path: str = "<string>"):
 
 def analyze(source, network: str | None = None, input=None):
     """The analyser's report (a plain-data object; no torch needed)."""
-    from .analyze import analyze as analyze_network
+    from .analyzer import analyze as analyze_network
 
     net = source if isinstance(source, Network) else parse_network(source, network, input)
     return analyze_network(net)

@@ -20,7 +20,8 @@ from .diagnostics import ResdslError, render
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="A declarative language and compiler for residual networks "
                        "(He et al. 2015).")
-out = Console(highlight=False, soft_wrap=True)
+# Piped output (files, CI logs) has no terminal width to fit: give tables room.
+out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 160)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 SPECS = typer.Argument(..., help=".res spec files", show_default=False)
@@ -66,7 +67,7 @@ def parse_input(text: str | None) -> tuple[int, int, int] | None:
 
 
 def load_network(spec: Path, network: str | None = None, input: str | None = None):
-    from .load import load_program
+    from .loader import load_program
     from .lower import lower
 
     return lower(load_program(spec), network, parse_input(input))
@@ -77,7 +78,7 @@ def load_network(spec: Path, network: str | None = None, input: str | None = Non
 @report_errors
 def check(specs: List[Path] = SPECS, network: Optional[str] = NETWORK) -> None:
     """Validate specs and evaluate their `expect` lines."""
-    from .load import load_program
+    from .loader import load_program
     from .lower import lower, static_check
 
     failed = False
@@ -98,7 +99,7 @@ def check(specs: List[Path] = SPECS, network: Optional[str] = NETWORK) -> None:
 
 
 def _check_one(spec: Path, net) -> bool:
-    from .analyze import analyze
+    from .analyzer import analyze
     from .tables import human
 
     report = analyze(net)
@@ -122,7 +123,7 @@ def fmt(specs: List[Path] = SPECS,
                                         help="exit 1 if a file is not in canonical form")) -> None:
     """Print specs in canonical form (comments kept)."""
     from .fmt import format_module
-    from .load import read_spec
+    from .loader import read_spec
     from .parse import parse
 
     changed = []
@@ -182,6 +183,39 @@ def _print_structure(net, rows) -> None:
     out.print(table)
     out.print(f"total: {net.params:,} parameters; input {'x'.join(map(str, net.input))}, "
               f"output {'x'.join(map(str, net.output))}")
+
+
+# ---- summary ---------------------------------------------------------------------------
+@app.command()
+@report_errors
+def summary(specs: List[Path] = SPECS, network: Optional[str] = NETWORK,
+            input: Optional[str] = INPUT,
+            layers: bool = typer.Option(False, "--layers", help="add a row per layer"),
+            as_json: bool = typer.Option(False, "--json", help="print the report as JSON")) -> None:
+    """Parameters, multiply-adds and shapes per stage, as the paper's tables.
+
+    Several specs print side by side, in the layout of the paper's Table 1."""
+    from .analyzer import analyze
+    from . import tables
+
+    reports = [analyze(load_network(spec, network, input)) for spec in specs]
+    if as_json:
+        text = reports[0].to_json() if len(reports) == 1 else \
+            "[\n" + ",\n".join(r.to_json() for r in reports) + "\n]"
+        out.print(text, markup=False)
+        return
+    if len(reports) == 1:
+        out.print(tables.summary(reports[0], layers))
+    else:
+        out.print(tables.comparison_table(reports))
+        if layers:
+            for report in reports:
+                out.print(tables.stage_table(report, layers=True))
+        for report in reports:
+            if report.expects:
+                out.print(tables.expect_table(report))
+    if any(not e.passed for r in reports for e in r.expects):
+        raise SpecFailed()
 
 
 def main() -> None:

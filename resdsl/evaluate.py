@@ -40,7 +40,7 @@ def evaluate(expr: syn.Expr, env: Mapping[str, EvalValue], bare_words: bool = Fa
     """Evaluate `expr` with the names in `env`. With `bare_words`, an unknown name is a
     word (a symbol), as in `normalize pixel_mean`; otherwise it is an error."""
     if isinstance(expr, syn.Number):
-        return _number(expr.text)
+        return _number(expr)
     if isinstance(expr, syn.Dims):
         return expr.values
     if isinstance(expr, syn.Name):
@@ -57,8 +57,16 @@ def evaluate(expr: syn.Expr, env: Mapping[str, EvalValue], bare_words: bool = Fa
     raise TypeError(f"not an expression: {expr!r}")
 
 
-def _number(text: str) -> int | Fraction:
+def _number(expr: syn.Number) -> int | Fraction:
+    text = expr.text
+    # Refuse before converting: Fraction("1e999999999") would build a billion-digit integer.
+    exponent = text.lower().partition("e")[2].lstrip("+-")
+    if len(text) > 64 or len(exponent) > 4:
+        shown = text if len(text) <= 24 else text[:21] + "..."
+        raise ResdslValidationError(f"number out of range: {shown}", expr.span)
     value = Fraction(text)
+    if abs(value) > MAX_MAGNITUDE:
+        raise ResdslValidationError(f"number too large: {_approx(value)}", expr.span)
     return int(value) if value.denominator == 1 and "." not in text and "e" not in text.lower() else value
 
 
@@ -85,10 +93,17 @@ def _arithmetic(expr: syn.BinOp, left: EvalValue, right: EvalValue) -> EvalValue
         "/": lambda: Fraction(left) / Fraction(right), "//": lambda: left // right,
     }[expr.op]()
     if abs(result) > MAX_MAGNITUDE:
-        raise ResdslValidationError(f"number too large: {float(result):.3g}", expr.span)
+        raise ResdslValidationError(f"number too large: {_approx(result)}", expr.span)
     if isinstance(result, Fraction) and result.denominator == 1:
         return int(result)
     return result
+
+
+def _approx(value: int | Fraction) -> str:
+    try:
+        return f"{float(value):.3g}"
+    except OverflowError:  # past 1e308, as `1 / 1e-999` is
+        return "more than 1e308"
 
 
 def is_number(value: EvalValue) -> bool:

@@ -53,20 +53,17 @@ class Written:
         return self.spans.get(name) or self.span
 
 
-def bind(stmt: syn.LayerStmt, env: Mapping[str, EvalValue]) -> Written:
-    """Check a layer's keyword and arguments and evaluate them."""
+def check(stmt: syn.LayerStmt) -> Signature:
+    """Check a layer's keyword, argument count and option names (nothing evaluated)."""
     if stmt.layer not in SIGNATURES:
         raise ResdslValidationError(f"unknown layer '{stmt.layer}'", stmt.span,
                                     notes=did_you_mean(stmt.layer, SIGNATURES) or
                                     (f"layers: {', '.join(SIGNATURES)}",))
     sig = SIGNATURES[stmt.layer]
-    values: dict[str, EvalValue] = {}
-    spans: dict[str, Span | None] = {}
     positional = [a for a in stmt.args if a.name is None]
     if len(positional) > len(sig.positional) or len(positional) < sig.required:
         raise ResdslValidationError(_count_message(stmt.layer, sig, len(positional)), stmt.span)
-    for name, arg in zip(sig.positional, positional):
-        values[name], spans[name] = evaluate(arg.value, env), arg.value.span
+    seen: set[str] = set()
     for arg in stmt.args:
         if arg.name is None:
             continue
@@ -75,9 +72,23 @@ def bind(stmt: syn.LayerStmt, env: Mapping[str, EvalValue]) -> Written:
             raise ResdslValidationError(
                 f"'{stmt.layer}' has no option '{arg.name}' (options: {allowed})", arg.span,
                 notes=did_you_mean(arg.name, sig.options))
-        if arg.name in values:
+        if arg.name in seen:
             raise ResdslValidationError(f"option '{arg.name}' given twice", arg.span)
-        values[arg.name], spans[arg.name] = evaluate(arg.value, env), arg.value.span
+        seen.add(arg.name)
+    return sig
+
+
+def bind(stmt: syn.LayerStmt, env: Mapping[str, EvalValue]) -> Written:
+    """Check a layer's keyword and arguments and evaluate them."""
+    sig = check(stmt)
+    values: dict[str, EvalValue] = {}
+    spans: dict[str, Span | None] = {}
+    positional = [a for a in stmt.args if a.name is None]
+    for name, arg in zip(sig.positional, positional):
+        values[name], spans[name] = evaluate(arg.value, env), arg.value.span
+    for arg in stmt.args:
+        if arg.name is not None:
+            values[arg.name], spans[arg.name] = evaluate(arg.value, env), arg.value.span
     return Written(stmt.layer, values, spans, stmt.span)
 
 

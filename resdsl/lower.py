@@ -16,9 +16,9 @@ from . import ir
 from . import layers
 from . import syntax as syn
 from .diagnostics import ErrorCollector, ResdslError, ResdslValidationError, Span
-from .evaluate import (EvalValue, Symbol, as_float, as_int, describe, did_you_mean, evaluate,
-                       to_ir_value)
-from .load import Namespace, Program
+from .evaluate import (CONSTANTS, EvalValue, Symbol, as_float, as_int, describe, did_you_mean,
+                       evaluate, to_ir_value)
+from .loader import Namespace, Program
 
 MAX_BLOCKS = 10_000  # ten times ResNet-1202; more would only hang the machine
 MAX_PARAMS = 2**31
@@ -59,7 +59,9 @@ def select_network(program: Program, name: str | None) -> syn.NetworkDecl:
 def resolve(decl: syn.NetworkDecl, ns: Namespace, seen: tuple[str, ...]):
     """The statements of a network, its base's first, overridden by its own."""
     if decl.name in seen:
-        raise ResdslValidationError(f"network '{decl.name}' derives from itself", decl.span)
+        chain = " -> ".join((*seen, decl.name))
+        where = decl.base.span if decl.base and decl.base.span else decl.span
+        raise ResdslValidationError(f"network '{decl.name}' derives from itself ({chain})", where)
     if decl.base is None:
         return list(decl.body or []), {}
     base = decl.base
@@ -145,17 +147,19 @@ def bind_params(params: list[syn.Param], args: list[syn.Arg], caller_env: Mappin
 def static_check(program: Program) -> None:
     """Errors visible without expanding anything, collected over the whole file."""
     errors = ErrorCollector()
+    blocks = program.namespace.blocks
     for decl in program.module.decls:
         if isinstance(decl, syn.BlockDecl):
-            _check_body(decl.body, errors, in_block=True)
+            _check_body(decl.body, errors, blocks, in_block=True)
+            _check_block_names(decl, errors)
         elif isinstance(decl, (syn.FamilyDecl, syn.NetworkDecl)):
             for stmt in decl.body or []:
                 if isinstance(stmt, syn.SectionStmt):
-                    _check_body(stmt.body, errors, in_block=False)
+                    _check_body(stmt.body, errors, blocks, in_block=False)
     errors.raise_if_any()
 
 
-def _check_body(items: list, errors: ErrorCollector, in_block: bool) -> None:
+def _check_body(items: list, errors: ErrorCollector, blocks: Mapping, in_block: bool) -> None:
     residuals = 0
     for item in items:
         if isinstance(item, syn.RepeatStmt):
@@ -163,11 +167,16 @@ def _check_body(items: list, errors: ErrorCollector, in_block: bool) -> None:
                 errors.record(ResdslValidationError(
                     "a block cannot contain other blocks; list its layers instead", item.span))
             continue
-        if item.layer not in layers.SIGNATURES:
-            errors.record(ResdslValidationError(
-                f"unknown layer '{item.layer}'", item.span,
-                notes=did_you_mean(item.layer, layers.SIGNATURES)))
-        elif item.layer == "residual":
+        try:
+            layers.check(item)
+        except ResdslError as error:
+            if item.layer in blocks and item.layer not in layers.SIGNATURES:
+                error = ResdslValidationError(
+                    error.message, item.span,
+                    notes=(f"'{item.layer}' is a block: write `1 x {item.layer}(...)`",))
+            errors.record(error)
+            continue
+        if item.layer == "residual":
             residuals += 1
             if not in_block:
                 errors.record(ResdslValidationError(
@@ -176,6 +185,35 @@ def _check_body(items: list, errors: ErrorCollector, in_block: bool) -> None:
             elif residuals == 2:
                 errors.record(ResdslValidationError(
                     "'residual' used twice in one block", item.span))
+
+
+def _check_block_names(decl: syn.BlockDecl, errors: ErrorCollector) -> None:
+    """A block sees only its parameters (a default, the earlier ones) and the constants,
+    so an unknown name is an error in the block itself, shown there, whatever the call."""
+    known = list(CONSTANTS)
+    exprs = []
+    for param in decl.params:
+        if param.default is not None:
+            exprs.append((param.default, list(known)))
+        known.append(param.name)
+    exprs += [(arg.value, known) for item in decl.body if isinstance(item, syn.LayerStmt)
+              for arg in item.args]
+    for expr, visible in exprs:
+        for name in _names(expr):
+            if name.id not in visible:
+                errors.record(ResdslValidationError(f"unknown name '{name.id}'", name.span,
+                                                    notes=did_you_mean(name.id, visible)))
+
+
+def _names(expr: syn.Expr):
+    if isinstance(expr, syn.Name):
+        yield expr
+    elif isinstance(expr, syn.BinOp):
+        yield from _names(expr.left)
+        yield from _names(expr.right)
+    elif isinstance(expr, syn.Conditional):
+        for part in (expr.then, expr.left, expr.right, expr.otherwise):
+            yield from _names(part)
 
 
 # ---- one network -----------------------------------------------------------------------
@@ -236,7 +274,7 @@ class _NetworkLowering:
             except ResdslError as error:
                 self.errors.record(error)
         for required in ("input", "classes"):
-            if required not in values and not any(required in d.message for d in self.errors.diagnostics):
+            if not any(stmt.kind == required for stmt in statements):
                 self.errors.record(ResdslValidationError(
                     f"network '{self.decl.name}' has no `{required}` statement", self.decl.span))
         return values
@@ -266,6 +304,11 @@ class _NetworkLowering:
         plan = ([("stem", sections.stem)] if sections.stem else []) + \
                [("stage", s) for s in sections.stages] + \
                ([("head", sections.head)] if sections.head else [])
+        try:
+            self._count_blocks([stmt for _, stmt in plan])
+        except ResdslError as error:
+            self.errors.record(error)
+            return stages
         index = 0
         for role, stmt in plan:
             index += role == "stage"
@@ -277,6 +320,24 @@ class _NetworkLowering:
             stages.append(stage)
             shape = stage.out_shape
         return stages
+
+    def _count_blocks(self, plan: list) -> None:
+        """Refuse too many blocks before building any: `6000 x` in two stages would
+        otherwise build the first 6000 before the second could say so."""
+        total = 0
+        for stmt in plan:
+            repeats = [stmt.repeat] if isinstance(stmt, syn.StageStmt) else \
+                [item for item in stmt.body if isinstance(item, syn.RepeatStmt)]
+            for repeat in repeats:
+                try:
+                    count = evaluate(repeat.count, self.env)
+                except ResdslError:
+                    continue  # reported when the stage is built
+                if isinstance(count, int) and not isinstance(count, bool) and count > 0:
+                    total += count
+                if total > MAX_BLOCKS:
+                    raise ResdslValidationError(
+                        f"{total} blocks is too many to build (limit {MAX_BLOCKS})", repeat.count.span)
 
     def _top_level_names(self, sections: _Sections) -> dict[int, str]:
         # Stem and head layers share the network's top level (conv1, bn1, ..., fc).
@@ -367,6 +428,9 @@ class _NetworkLowering:
                                         notes=did_you_mean(stmt.metric, ("params", "flops")))
         value, tolerance = quantity(stmt.quantity)
         if stmt.within is not None:
+            if not stmt.within[-1].isdigit():  # `within 5M %`: the grammar's quantity
+                raise ResdslValidationError(
+                    f"'within' takes a plain percentage such as 2%, got {stmt.within}%", stmt.span)
             tolerance = float(stmt.within) / 100
         return ir.Expect(metric=stmt.metric, value=value, text=stmt.quantity,
                          tolerance=tolerance, span=stmt.span)
@@ -469,8 +533,12 @@ def _input_shape(stmt: syn.InputStmt) -> ir.Shape:
     if len(dims) != 3:
         raise ResdslValidationError(f"input must be CxHxW, such as 3x224x224; got {len(dims)} sizes",
                                     stmt.dims.span)
-    if min(dims) < 1 or max(dims[1:]) > MAX_SPATIAL or dims[0] > layers.MAX_CHANNELS:
-        raise ResdslValidationError(f"input size {_fmt(dims)} is out of range", stmt.dims.span)
+    if min(dims) < 1:
+        raise ResdslValidationError(f"input sizes must be positive, got {_fmt(dims)}", stmt.dims.span)
+    if max(dims[1:]) > MAX_SPATIAL or dims[0] > layers.MAX_CHANNELS:
+        raise ResdslValidationError(
+            f"input size {_fmt(dims)} is too large (at most {layers.MAX_CHANNELS} channels "
+            f"and {MAX_SPATIAL} pixels a side)", stmt.dims.span)
     return dims
 
 

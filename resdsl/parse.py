@@ -7,13 +7,16 @@ from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
-from lark import Lark, Token, Transformer, v_args
-from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
+from lark import Lark, Token, Transformer, Tree, v_args
+from lark.exceptions import (UnexpectedCharacters, UnexpectedEOF, UnexpectedInput,
+                             UnexpectedToken, VisitError)
 
 from . import syntax as syn
-from .diagnostics import ResdslSyntaxError, Span, register_source
+from .diagnostics import ResdslError, ResdslSyntaxError, ResdslValidationError, Span, register_source
 
 MAX_NESTING = 64  # parentheses and braces; deeper than any real spec, shallow enough for recursion
+MAX_DEPTH = 100  # levels of the parse tree: `1 + 1 + ...` nests one level per operator
+MAX_DIGITS = 15  # in one size of `3x224x224`; longer cannot be a real size
 
 
 @lru_cache(maxsize=1)
@@ -33,7 +36,8 @@ _comment_sink: list[Token] = []
 @lru_cache(maxsize=1)
 def _parser() -> Lark:
     return Lark(grammar_text(), parser="lalr", propagate_positions=True,
-                maybe_placeholders=True, lexer_callbacks={"COMMENT": _comment_sink.append})
+                maybe_placeholders=True, lexer_callbacks={"COMMENT": _comment_sink.append},
+                cache=True)  # the LALR tables, cached on disk: halves start-up time
 
 
 def parse(text: str, path: str = "<string>") -> syn.Module:
@@ -46,7 +50,13 @@ def parse(text: str, path: str = "<string>") -> syn.Module:
     except UnexpectedInput as error:
         raise _syntax_error(error, text, path) from None
     comments = list(_comment_sink)
-    module = _ToSyntax(path).transform(tree)
+    _check_depth(tree, path)
+    try:
+        module = _ToSyntax(path).transform(tree)
+    except VisitError as error:  # Lark wraps what a callback raises
+        if isinstance(error.orig_exc, ResdslError):
+            raise error.orig_exc from None
+        raise
     return _attach_comments(module, comments)
 
 
@@ -68,6 +78,19 @@ def _check_nesting(text: str, path: str) -> None:
                 raise ResdslSyntaxError(f"nesting deeper than {MAX_NESTING} levels", span)
         elif char in ")}":
             depth = max(0, depth - 1)
+
+
+def _check_depth(tree: Tree, path: str) -> None:
+    """Refuse a tree deeper than the recursive passes after the parser can walk
+    (a long chain such as `1 + 1 + ... + 1` is as deep as it has operators)."""
+    stack = [(tree, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            span = _span(path, node.meta) or Span(path, 1, 1, 1, 2)
+            raise ResdslSyntaxError(
+                f"expression too long or nested too deeply (more than {MAX_DEPTH} levels)", span)
+        stack.extend((child, depth + 1) for child in node.children if isinstance(child, Tree))
 
 
 # ---- syntax errors in words ------------------------------------------------------
@@ -109,7 +132,16 @@ def _hint(token: Token, expected: set[str]) -> str | None:
         return "a repeated block is written `N x block(args)`, e.g. `3 x basic(64)`"
     if token.type == "NAME" and "EQUAL" in expected:
         return "separate arguments with ','"
+    if "RBRACE" in expected and token.type in _STATEMENT_KEYWORDS:
+        return "is a '}' missing before it?"
+    if token.type == "INT" and "DIMS" in expected:
+        return "a size is numbers joined by 'x' without spaces, such as 3x224x224"
     return None
+
+
+# Words that begin a statement: met where a '}' was expected, the '}' is likely missing.
+_STATEMENT_KEYWORDS = {"IMPORT", "BLOCK", "FAMILY", "NETWORK", "RECIPE", "INPUT", "CLASSES",
+                       "SHORTCUT", "STEM", "STAGE", "HEAD", "EXPECT", "TRAIN"}
 
 
 def _describe_token(token: Token) -> str:
@@ -137,7 +169,9 @@ def _syntax_error(error: UnexpectedInput, text: str, path: str) -> ResdslSyntaxE
     elif isinstance(error, UnexpectedCharacters):
         char = text[error.pos_in_stream] if error.pos_in_stream < len(text) else ""
         message = f"unexpected character {char!r}"
-        if error.allowed:
+        if char == '"':
+            message = "unterminated string: a quoted file name must end with '\"' on the same line"
+        elif error.allowed:
             message += f"; expected {_describe_expected(set(error.allowed))}"
     elif isinstance(error, UnexpectedEOF):
         line, col = _end_position(text)
@@ -270,7 +304,11 @@ class _ToSyntax(Transformer):
 
 
 def _dims(token: Token, path: str) -> syn.Dims:
-    values = tuple(int(part) for part in str(token).split("x"))
+    parts = str(token).split("x")
+    if max(map(len, parts)) > MAX_DIGITS:
+        shown = str(token) if len(token) <= 40 else str(token)[:37] + "..."
+        raise ResdslValidationError(f"number too large in size {shown}", _span(path, token))
+    values = tuple(int(part) for part in parts)
     return syn.Dims(values=values, span=_span(path, token))
 
 

@@ -13,7 +13,7 @@ def spec_files() -> list[Path]:
 
 def network_specs() -> list[Path]:
     """Specs that declare a network (cifar.res and torchvision.res are libraries)."""
-    from resdsl.load import load_program
+    from resdsl.loader import load_program
 
     return [p for p in spec_files() if load_program(p).networks]
 

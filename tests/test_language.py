@@ -7,7 +7,7 @@ import pytest
 from resdsl import parse_network
 from resdsl.diagnostics import ResdslError
 from resdsl.evaluate import Symbol, evaluate
-from resdsl.load import program_from_text
+from resdsl.loader import program_from_text
 from resdsl.lower import lower, quantity
 from resdsl.parse import parse
 

@@ -3,7 +3,7 @@
 import pytest
 
 from resdsl.fmt import format_module
-from resdsl.load import load_program
+from resdsl.loader import load_program
 from resdsl.lower import lower
 from resdsl.parse import parse
 
