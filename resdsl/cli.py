@@ -162,12 +162,13 @@ def build(spec: Path = typer.Argument(..., help="a .res spec"),
     if ir:
         out.print(net.model_dump_json(indent=2), markup=False)
         return
-    from .compile import compile_network, describe_module, save_model
+    from .compiler import compile_network, describe_module, save_model
 
     module = compile_network(net)
     _print_structure(net, describe_module(net))
     if save is not None:
-        save_model(module, net, spec.read_text(encoding="utf-8"), save)
+        save_model(module, spec.read_text(encoding="utf-8"), save, spec_path=str(spec),
+                   network_name=net.name)
         out.print(f"saved {save}")
 
 

@@ -6,7 +6,6 @@ counts computed for each network); nothing here is a number typed to make a test
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import subprocess
@@ -264,19 +263,12 @@ def test_expects_pass_and_fail():
 
 
 # ---- the compiled module agrees with the analyser, exactly -------------------------------------
-def _compile_network():
-    # Only the compiler's absence skips (it is written in parallel); torch must be there.
-    if importlib.util.find_spec("resdsl.compile") is None:
-        pytest.skip("resdsl/compile.py is not written yet")
-    from resdsl.compile import compile_network
-    return compile_network
-
-
 def _count(net, device: str) -> tuple[int, int, list[int]]:
     """(sum of numel, FlopCounterMode total, output shape) of the compiled net, batch 1."""
-    compile_network = _compile_network()
     import torch
     from torch.utils.flop_counter import FlopCounterMode
+
+    from resdsl.compiler import compile_network
 
     with torch.device(device):
         model = compile_network(net).eval()

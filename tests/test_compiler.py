@@ -1,0 +1,437 @@
+"""The compiler: every spec builds and runs, shortcuts are the paper's, names are
+torchvision's, and the compiled modules behave as plain nn.Modules (deepcopy, .to,
+torch.compile, DDP, save and load)."""
+
+from __future__ import annotations
+
+import copy
+import os
+import stat
+from pathlib import Path
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+import resdsl
+from resdsl import ir, parse_network
+from resdsl.compiler import (BUILDERS, FORMAT_VERSION, Block, CompiledNetwork, FlatLinear,
+                            ZeroPadShortcut, compile_network, describe_module, load_saved,
+                            save_model)
+from resdsl.diagnostics import ResdslError, ResdslFileError, ResdslValidationError
+from resdsl.loader import load_program
+
+ROOT = Path(__file__).resolve().parents[1]
+ALL_SPECS = sorted(ROOT.glob("specs/**/*.res"))
+NETWORK_SPECS = [p for p in ALL_SPECS if load_program(p).networks]
+LIBRARY_SPECS = [p for p in ALL_SPECS if p not in NETWORK_SPECS]  # families only
+# The deepest or widest nets take seconds each to build and run on a CPU.
+SLOW_SPECS = {"resnet101", "resnet152", "resnet1202", "vgg19"}
+
+# A small CIFAR-style family: a stage that keeps the shape and one that halves it and
+# doubles the channels, so every shortcut kind shows up in two blocks.
+TINY_FAMILY = """
+family tiny(n, shortcut = A) {
+    input    3x8x8
+    classes  10
+    shortcut shortcut
+    stem conv1 { conv 3x3, 4; batchnorm; relu }
+    stage conv2_x: n x basic(4)
+    stage conv3_x: n x basic(8), stride 2
+    head { avgpool; fc classes }
+}
+"""
+
+
+def tiny(shortcut: str = "A", n: int = 1) -> ir.Network:
+    return parse_network(TINY_FAMILY + f"network tiny_{shortcut} = tiny(n = {n}, shortcut = {shortcut})\n")
+
+
+def spec_id(path: Path) -> str:
+    return str(path.relative_to(ROOT / "specs"))
+
+
+def randomize(model: nn.Module, seed: int = 0) -> nn.Module:
+    """Non-trivial weights and BN statistics, so every layer shows in the output."""
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, tensor in model.state_dict().items():
+            if tensor.is_floating_point():
+                fill = torch.rand(tensor.shape, generator=g) + 0.5 if name.endswith("running_var") \
+                    else torch.randn(tensor.shape, generator=g) * 0.3
+                tensor.copy_(fill)
+    return model
+
+
+def main_path(block: Block, x: torch.Tensor) -> torch.Tensor:
+    """A basic block's layers before its residual point, written out by hand."""
+    out = F.relu(block.bn1(block.conv1(x)))
+    return block.bn2(block.conv2(out))
+
+
+def param_count(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+# ---- every spec ------------------------------------------------------------------------------
+@pytest.mark.parametrize("path", [
+    pytest.param(p, id=spec_id(p), marks=[pytest.mark.slow] if p.stem in SLOW_SPECS else [])
+    for p in NETWORK_SPECS])
+def test_every_spec_compiles_and_runs(path):
+    net = parse_network(path)
+    model = compile_network(net).eval()
+    with torch.no_grad():
+        out = model(torch.randn(1, *net.input))
+    assert out.shape == (1, net.classes)
+    assert param_count(model) == net.params
+
+
+@pytest.mark.parametrize("path", LIBRARY_SPECS, ids=spec_id)
+def test_files_without_a_network_say_so(path):
+    with pytest.raises(ResdslError, match="no network"):
+        parse_network(path)
+
+
+def test_registry_has_a_builder_for_every_ir_kind():
+    assert set(BUILDERS) == set(ir.LAYER_KINDS)
+
+
+def test_top_level_names_and_order_are_torchvision_s():
+    model = compile_network(tiny("B"))
+    assert [name for name, _ in model.named_children()] == \
+        ["conv1", "bn1", "relu", "layer1", "layer2", "avgpool", "fc"]
+    assert list(model.state_dict())[-2:] == ["fc.weight", "fc.bias"]
+    # In a block the projection comes last, after bn2, as torchvision registers it.
+    block_keys = [k for k in model.state_dict() if k.startswith("layer2.0.")]
+    assert block_keys.index("layer2.0.downsample.0.weight") > block_keys.index("layer2.0.bn2.weight")
+    assert isinstance(model.fc, FlatLinear) and isinstance(model.fc, nn.Linear)
+
+
+# ---- shortcuts, as the paper defines them ------------------------------------------------------
+def test_option_a_pads_with_zero_channels_and_has_no_parameters():
+    model = randomize(compile_network(tiny("A"))).eval()
+    block = model.layer2[0]
+    assert isinstance(block.downsample, ZeroPadShortcut)
+    assert list(block.downsample.parameters()) == [] and list(block.downsample.buffers()) == []
+    assert not hasattr(model.layer1[0], "downsample")
+    x = torch.randn(2, 4, 8, 8)
+    shortcut = block.downsample(x)
+    assert torch.equal(shortcut[:, :4], x[:, :, ::2, ::2])
+    assert torch.count_nonzero(shortcut[:, 4:]) == 0
+    with torch.no_grad():
+        main = main_path(block, x)
+        padded = torch.cat([x[:, :, ::2, ::2], torch.zeros(2, 4, 4, 4)], dim=1)
+        assert torch.equal(block(x), F.relu(main + padded))
+        # The new channels get nothing from the shortcut: only the main path.
+        assert torch.equal(block(x)[:, 4:], F.relu(main[:, 4:]))
+
+
+def test_option_b_projects_only_where_the_shape_changes():
+    model = randomize(compile_network(tiny("B", n=2))).eval()
+    projected = [name for name, m in model.named_modules() if name.endswith("downsample")]
+    assert projected == ["layer2.0.downsample"]
+    conv, bn = model.layer2[0].downsample
+    assert (conv.kernel_size, conv.stride, conv.bias) == ((1, 1), (2, 2), None)
+    assert isinstance(bn, nn.BatchNorm2d)
+    x = torch.randn(2, 4, 8, 8)
+    with torch.no_grad():
+        identity_block, projection_block = model.layer1[0], model.layer2[0]
+        assert torch.equal(identity_block(x), F.relu(main_path(identity_block, x) + x))
+        expected = F.relu(main_path(projection_block, x) + bn(conv(x)))
+        assert torch.equal(projection_block(x), expected)
+
+
+def test_option_c_projects_on_every_block():
+    net = tiny("C", n=2)
+    model = compile_network(net)
+    blocks = [b for stage in (model.layer1, model.layer2) for b in stage]
+    assert all(isinstance(b.downsample, nn.Sequential) for b in blocks)
+    assert all(b.downsample[0].kernel_size == (1, 1) for b in blocks)
+    assert param_count(model) == net.params
+    assert param_count(model) - param_count(compile_network(tiny("B", n=2))) == sum(
+        b.downsample[0].weight.numel() + 2 * b.downsample[1].num_features for b in blocks
+        if b is not model.layer2[0])
+
+
+def test_plain_net_adds_nothing():
+    model = randomize(compile_network(tiny("none", n=2))).eval()
+    assert not any(name.endswith("downsample") for name, _ in model.named_modules())
+    x = torch.randn(2, 4, 8, 8)
+    with torch.no_grad():
+        for block, inp in ((model.layer1[0], x), (model.layer2[0], x)):
+            assert block.kind == "none" and not block.adds
+            assert block.relu2.inplace  # after bn2: nothing else reads it
+            assert torch.equal(block(inp), F.relu(main_path(block, inp)))
+
+
+def test_plain_and_residual_nets_have_the_same_parameters_for_option_a():
+    assert param_count(compile_network(tiny("none", n=2))) == \
+        param_count(compile_network(tiny("A", n=2)))
+
+
+# ---- initialisation -----------------------------------------------------------------------------
+def test_zero_init_residual_zeroes_the_bn_before_each_residual_point():
+    model = compile_network(tiny("B", n=2), zero_init_residual=True).eval()
+    blocks = [b for stage in (model.layer1, model.layer2) for b in stage]
+    for block in blocks:
+        assert torch.count_nonzero(block.bn2.weight) == 0
+        assert torch.all(block.bn1.weight == 1)
+    assert torch.all(model.layer2[0].downsample[1].weight == 1)  # torchvision leaves it
+    x = torch.randn(2, 4, 8, 8)
+    with torch.no_grad():  # every block starts as its shortcut
+        assert torch.equal(model.layer1[0](x), F.relu(x))
+        assert torch.equal(model.layer2[0](x), F.relu(model.layer2[0].downsample(x)))
+    default = compile_network(tiny("B"))
+    assert torch.all(default.layer1[0].bn2.weight == 1)
+
+
+def test_zero_init_residual_in_a_bottleneck_zeroes_bn3_and_spares_the_plain_net():
+    text = TINY_FAMILY.replace("basic(4)", "bottleneck(2)").replace("basic(8)", "bottleneck(4)")
+    model = compile_network(parse_network(text + "network b = tiny(n = 1)"), zero_init_residual=True)
+    block = model.layer1[0]
+    assert torch.count_nonzero(block.bn3.weight) == 0 and torch.all(block.bn2.weight == 1)
+    # A plain block has no shortcut to start from: zeroing would silence the net.
+    plain = compile_network(tiny("none"), zero_init_residual=True)
+    assert torch.all(plain.layer1[0].bn2.weight == 1)
+
+
+def test_he_initialisation_as_torchvision():
+    text = """network init {
+        input 64x16x16
+        classes 10
+        stem { conv 3x3, 64, bias true; batchnorm; relu }
+        head { avgpool; fc classes }
+    }"""
+    model = compile_network(parse_network(text))
+    fan_out = 64 * 3 * 3
+    std = model.conv1.weight.std().item()
+    assert abs(std - (2 / fan_out) ** 0.5) / (2 / fan_out) ** 0.5 < 0.05
+    assert torch.count_nonzero(model.conv1.bias) == 0
+    assert torch.all(model.bn1.weight == 1) and torch.count_nonzero(model.bn1.bias) == 0
+    # fc keeps nn.Linear's default: uniform in +-1/sqrt(fan_in).
+    bound = 64 ** -0.5
+    assert model.fc.weight.abs().max() <= bound and model.fc.weight.abs().max() > bound / 2
+
+
+# ---- every layer kind -----------------------------------------------------------------------------
+def test_every_layer_kind_builds_its_torch_module():
+    text = """network kinds {
+        input 8x16x16
+        classes 5
+        stem { conv 3x3, 8, groups 4, bias true; maxpool 3x3, stride 2; avgpool 2x2 }
+        head { flatten; fc 12; batchnorm; relu; dropout 0.25; fc classes, bias false }
+    }"""
+    net = parse_network(text)
+    model = compile_network(net).eval()
+    kinds = {name: type(m) for name, m in model.named_children()}
+    assert kinds == {"conv1": nn.Conv2d, "maxpool": nn.MaxPool2d, "avgpool": nn.AvgPool2d,
+                     "flatten": nn.Flatten, "fc1": nn.Linear, "bn1": nn.BatchNorm1d,
+                     "relu": nn.ReLU, "dropout": nn.Dropout, "fc2": nn.Linear}
+    assert model.conv1.groups == 4 and model.fc2.bias is None and model.dropout.p == 0.25
+    assert (model.maxpool.kernel_size, model.maxpool.stride, model.maxpool.padding) == ((3, 3), 2, (1, 1))
+    assert (model.avgpool.kernel_size, model.avgpool.stride) == ((2, 2), 2)
+    assert model(torch.randn(3, *net.input)).shape == (3, 5)
+    assert param_count(model) == net.params
+
+
+def test_relu_works_in_place_only_where_nothing_else_reads_its_input():
+    text = """
+    block preact(width, stride = 1) {
+        relu
+        conv 3x3, width, stride stride
+        batchnorm
+        relu
+        conv 3x3, width
+        residual
+    }
+    network pre {
+        input 4x8x8
+        classes 3
+        stem { relu; conv 3x3, 4 }
+        stage s: 2 x preact(4)
+        head { avgpool; fc classes }
+    }"""
+    model = compile_network(parse_network(text)).train()
+    assert not model.relu.inplace  # would overwrite the caller's input
+    assert not model.layer1[0].relu1.inplace  # would overwrite the block input (the shortcut)
+    assert model.layer1[0].relu2.inplace  # after batchnorm
+    x = torch.randn(2, 4, 8, 8, requires_grad=True)
+    before = x.detach().clone()
+    model(x).sum().backward()
+    assert torch.equal(x.detach(), before) and x.grad is not None
+
+
+def test_duplicate_top_level_names_are_an_error():
+    text = """network clash {
+        input 3x8x8
+        classes 10
+        stem { conv 3x3, 4; layer1: batchnorm }
+        stage s: 1 x basic(4)
+        head { avgpool; fc classes }
+    }"""
+    with pytest.raises(ResdslValidationError, match="named 'layer1'"):
+        compile_network(parse_network(text))
+
+
+# ---- plain nn.Modules at run time ---------------------------------------------------------------------
+def test_forward_is_only_the_layer_calls_and_one_addition():
+    block = compile_network(tiny("B")).layer1[0]
+    graph = torch.fx.symbolic_trace(block).graph
+    ops = [str(node.target) for node in graph.nodes if node.op in ("call_module", "call_function")]
+    assert ops == ["conv1", "bn1", "relu1", "conv2", "bn2", "<built-in function add>", "relu2"]
+
+
+def test_replacing_a_submodule_is_seen_by_forward():
+    model = compile_network(tiny("A")).eval()
+    block = model.layer1[0]
+    block.bn2 = nn.Identity()
+    x = torch.randn(1, 4, 8, 8)
+    with torch.no_grad():
+        assert torch.equal(block(x), F.relu(block.conv2(F.relu(block.bn1(block.conv1(x)))) + x))
+
+
+def test_deepcopy_gives_an_independent_equal_model():
+    model = randomize(compile_network(tiny("B"))).eval()
+    twin = copy.deepcopy(model)
+    x = torch.randn(2, 3, 8, 8)
+    with torch.no_grad():
+        assert torch.equal(twin(x), model(x))
+        assert twin._layers[0] is twin.conv1 and twin.layer2[0]._shortcut[0] is twin.layer2[0].downsample
+        twin.fc.weight.add_(1)
+        assert not torch.equal(twin(x), model(x))
+
+
+def test_to_another_dtype():
+    model = randomize(compile_network(tiny("A"))).eval()
+    x = torch.randn(2, 3, 8, 8)
+    with torch.no_grad():
+        expected = model(x)
+        model.to(torch.float64)
+        out = model(x.double())
+    assert out.dtype == torch.float64
+    torch.testing.assert_close(out.float(), expected, atol=1e-5, rtol=1e-5)
+
+
+def test_torch_compile_traces_the_whole_network_in_one_graph():
+    torch._dynamo.reset()
+    model = randomize(compile_network(tiny("A"))).train()
+    x = torch.randn(4, 3, 8, 8)
+    expected = model(x)
+    compiled = torch.compile(model, backend="eager", fullgraph=True)  # fullgraph: no breaks
+    out = compiled(x)
+    torch.testing.assert_close(out, expected)
+    out.sum().backward()
+    assert model.conv1.weight.grad is not None
+
+
+def test_ddp_wraps_and_trains(tmp_path):
+    import torch.distributed as dist
+    from torch.nn.parallel import DistributedDataParallel
+
+    if not dist.is_available() or dist.is_initialized():
+        pytest.skip("torch.distributed unavailable, or a process group is already set up")
+    dist.init_process_group("gloo", init_method=f"file://{tmp_path / 'store'}", rank=0, world_size=1)
+    try:
+        model = DistributedDataParallel(compile_network(tiny("B")))
+        model(torch.randn(2, 3, 8, 8)).sum().backward()
+        assert model.module.layer2[0].downsample[0].weight.grad is not None
+        path = save_model(model, "", tmp_path / "ddp.pt")  # unwraps to the network inside
+        assert list(load_saved(path).state_dict()) == list(model.module.state_dict())
+    finally:
+        dist.destroy_process_group()
+
+
+# ---- save and load ------------------------------------------------------------------------------------
+def test_save_and_load_round_trip_is_bitwise(tmp_path):
+    spec = ROOT / "specs" / "resnet20.res"  # imports cifar.res: the IR travels, not the import
+    net = parse_network(spec)
+    model = randomize(compile_network(net)).eval()
+    path = save_model(model, spec.read_text(), tmp_path / "model.pt", str(spec), net.name)
+    assert [p.name for p in tmp_path.iterdir()] == ["model.pt"]  # no temp file left
+    umask = os.umask(0)
+    os.umask(umask)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~umask  # not a temp file's 0600
+    loaded = resdsl.load(path).eval()  # the public API reads model files too
+    x = torch.randn(2, *net.input)
+    with torch.no_grad():
+        assert torch.equal(loaded(x), model(x))
+    assert loaded.network == net
+    stored = torch.load(path, weights_only=True)
+    assert stored["format_version"] == FORMAT_VERSION and stored["network"] == "resnet20"
+    assert stored["input"] == [3, 32, 32] and stored["spec_text"] == spec.read_text()
+    assert stored["resdsl_version"] == resdsl.__version__ and stored["spec_path"] == str(spec)
+
+
+def test_save_an_ir_network_compiles_it_first(tmp_path):
+    net = tiny("C")
+    path = save_model(net, TINY_FAMILY, tmp_path / "fresh.pt")
+    assert param_count(load_saved(path, zero_init_residual=True)) == net.params
+
+
+def _write(path: Path, payload) -> Path:
+    torch.save(payload, path)
+    return path
+
+
+def test_load_errors_are_resdsl_file_errors(tmp_path):
+    good = save_model(tiny("A"), "", tmp_path / "good.pt")
+    stored = torch.load(good, weights_only=True)
+    truncated = tmp_path / "truncated.pt"
+    truncated.write_bytes(good.read_bytes()[:200])
+    garbage = tmp_path / "garbage.pt"
+    garbage.write_bytes(b"\x00not a model at all")
+    bad_weights = {**stored, "state_dict": {**stored["state_dict"], "fc.weight": torch.zeros(1)}}
+    cases = {
+        tmp_path / "missing.pt": "no such file",
+        tmp_path: "is a directory",
+        truncated: "not a readable resdsl model file",
+        garbage: "not a readable resdsl model file",
+        _write(tmp_path / "other.pt", {"weights": torch.zeros(2)}): "not a resdsl model file",
+        _write(tmp_path / "nostate.pt", {**stored, "state_dict": None}): "'state_dict' is missing",
+        _write(tmp_path / "newer.pt", {**stored, "format_version": FORMAT_VERSION + 1}): "newer resdsl",
+        _write(tmp_path / "badir.pt", {**stored, "ir": "{}"}): "stored network is not valid",
+        _write(tmp_path / "badweights.pt", bad_weights): "weights do not fit",
+    }
+    for path, message in cases.items():
+        with pytest.raises(ResdslFileError, match=message) as caught:
+            load_saved(path)
+        assert caught.value.diagnostics[0].file == str(path)
+
+
+def test_save_refuses_arguments_in_the_wrong_places(tmp_path):
+    net = tiny("A")
+    with pytest.raises(TypeError, match="spec_text"):
+        save_model(compile_network(net), net, tmp_path / "m.pt")
+    with pytest.raises(TypeError, match="not a network compiled by resdsl"):
+        save_model(nn.Linear(2, 2), "", tmp_path / "m.pt")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_save_into_a_missing_folder_is_a_file_error(tmp_path):
+    with pytest.raises(ResdslFileError, match="cannot write"):
+        save_model(tiny("A"), "", tmp_path / "no" / "such" / "model.pt")
+
+
+# ---- description for the CLI ------------------------------------------------------------------------
+def test_describe_module_lists_stages_blocks_and_shortcuts():
+    net = tiny("B", n=2)
+    rows = describe_module(net)
+    assert [(r["stage"], r["role"], r["module"], r["block"], r["shortcut"]) for r in rows] == [
+        ("conv1", "stem", "", "", ""), ("conv2_x", "stage", "layer1", "2 x basic", "identity"),
+        ("conv3_x", "stage", "layer2", "2 x basic", "projection, identity"),
+        ("head", "head", "", "", "")]
+    assert rows[0]["layers"] == ["conv1", "bn1", "relu"] and rows[0]["blocks"] == []
+    assert [(b["module"], b["block"], b["shortcut"]) for b in rows[2]["blocks"]] == [
+        ("layer2.0", "basic", "projection"), ("layer2.1", "basic", "identity")]
+    model = compile_network(net)
+    assert rows[2]["params"] == param_count(model.layer2)
+    assert rows[2]["blocks"][0]["params"] == param_count(model.layer2[0])
+    assert sum(r["params"] for r in rows) == param_count(model)
+    assert rows[2]["input_shape"] == (4, 8, 8) and rows[2]["output_shape"] == (8, 4, 4)
+
+
+def test_describe_module_of_a_net_without_residual_points():
+    rows = describe_module(parse_network(ROOT / "specs" / "vgg19.res"))
+    assert rows[0]["block"] == "2 x conv_relu" and rows[0]["shortcut"] == ""
+    assert rows[0]["blocks"][0]["shortcut"] is None and rows[0]["layers"] == ["layer1.maxpool"]
