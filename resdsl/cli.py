@@ -219,6 +219,160 @@ def summary(specs: List[Path] = SPECS, network: Optional[str] = NETWORK,
         raise SpecFailed()
 
 
+# ---- train, eval, plot -----------------------------------------------------------------
+DATA = typer.Option("cifar10", "--data", help="cifar10, cifar100, synthetic[:N], or an "
+                    "image-folder path with train/ and val/")
+DATA_DIR = typer.Option("data", "--data-dir", help="folder holding cifar-10-batches-py/ "
+                        "or the .tar.gz")
+DEVICE = typer.Option("auto", "--device", help="auto (CUDA if present), cpu, cuda, cuda:1")
+
+
+@app.command(context_settings={"allow_interspersed_args": True})
+@report_errors
+def train(spec: Path = typer.Argument(..., help="a .res spec"),
+          data: str = DATA, data_dir: str = DATA_DIR,
+          download: bool = typer.Option(False, help="fetch the official archive if missing"),
+          skip_checksum: bool = typer.Option(False, help="accept CIFAR files that are not the "
+                                             "official ones (a subset, a re-export)"),
+          recipe: Optional[str] = typer.Option(None, help="a recipe by name instead of the spec's"),
+          iterations: Optional[int] = typer.Option(None, help="override the recipe"),
+          batch_size: Optional[int] = typer.Option(None, help="global batch; overrides the recipe"),
+          lr: Optional[float] = typer.Option(None, help="override the recipe"),
+          eval_every: Optional[int] = typer.Option(None, help="override the recipe"),
+          set_fields: List[str] = typer.Option([], "--set", help="override any recipe field: "
+                                               "--set momentum=0.8 --set lr_steps=400,600"),
+          seed: int = typer.Option(0, help="seeds init, data order and augmentation"),
+          val_split: int = typer.Option(0, help="hold out the last N training images and "
+                                        "report on them (the paper used 5000)"),
+          out: Optional[str] = typer.Option(None, help="run folder (default runs/NAME-DATE)"),
+          resume: Optional[str] = typer.Option(None, help="continue this run folder exactly"),
+          device: str = DEVICE,
+          precision: Optional[str] = typer.Option(None, help="fp32 or bf16 (default: bf16 on "
+                                                  "CUDA, fp32 on CPU)"),
+          channels_last: bool = typer.Option(False, help="NHWC memory layout"),
+          compile: bool = typer.Option(False, "--compile", help="torch.compile the model"),
+          workers: int = typer.Option(4, help="DataLoader workers (image folders only)"),
+          keep_checkpoints: int = typer.Option(3, help="newest checkpoints kept"),
+          checkpoint_every: int = typer.Option(1000, help="iterations between checkpoints"),
+          log_every: int = typer.Option(100, help="iterations between log lines"),
+          zero_init_residual: bool = typer.Option(False, help="zero the last BN of each block"),
+          nproc: Optional[int] = typer.Option(None, help="launch N processes with torchrun"),
+          sync_bn: bool = typer.Option(False, help="synchronised BatchNorm across GPUs"),
+          network: Optional[str] = NETWORK) -> None:
+    """Train a spec with its recipe (the paper's CIFAR-10 recipe for the CIFAR specs)."""
+    if nproc is not None and "RANK" not in os.environ:
+        raise typer.Exit(_launch_torchrun(nproc))
+    from . import train as training
+    from .compiler import compile_network
+    from .loader import load_program
+    from .lower import lower
+
+    program = load_program(spec)
+    net = lower(program, network)
+    options = training.TrainOptions(
+        iterations=iterations, batch_size=batch_size, lr=lr, eval_every=eval_every, seed=seed,
+        val_split=val_split, data=data, data_dir=data_dir, download=download,
+        skip_checksum=skip_checksum, out=out, resume=resume, device=device, precision=precision,
+        channels_last=channels_last, compile=compile, workers=workers,
+        keep_checkpoints=keep_checkpoints, checkpoint_every=checkpoint_every, log_every=log_every)
+    chosen = training.resolve_recipe(_recipe_for(program, net, recipe), _parse_sets(set_fields))
+    training.seed_everything(seed)  # before building: the He init is part of the run
+    model = compile_network(net, zero_init_residual=zero_init_residual)
+    if sync_bn:
+        model = _sync_batchnorm(model, device)
+    reporter = training.make_reporter()
+    result = training.train(model, net, chosen, options, program.text, reporter)
+    if result.interrupted:
+        raise typer.Exit(130)
+
+
+def _recipe_for(program, net, name: str | None):
+    from . import syntax as syn
+    from .lower import lower_recipe
+
+    if name is None and net.recipe is not None:
+        return net.recipe
+    chosen = name or "cifar10_paper"
+    if name is None:
+        err.print(f"{net.name} has no `train` statement: using the prelude's {chosen}")
+    return lower_recipe(syn.TrainStmt(recipe=chosen), program.namespace)
+
+
+def _parse_sets(items: list[str]) -> dict:
+    fields = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise typer.BadParameter(f"expected FIELD=VALUE, got {item!r}", param_hint="--set")
+        parts = [p.strip() for p in value.split(",")]
+        fields[key.strip()] = None if value.strip() == "none" else \
+            tuple(parts) if key.strip() == "lr_steps" or len(parts) > 1 else parts[0]
+    return fields
+
+
+def _sync_batchnorm(model, device: str):
+    import torch
+
+    if device == "cpu" or not torch.cuda.is_available():
+        raise typer.BadParameter("synchronised BatchNorm needs CUDA", param_hint="--sync-bn")
+    return torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
+
+
+def _launch_torchrun(nproc: int) -> int:
+    """`resdsl train --nproc N ...` is `torchrun --nproc_per_node=N -m resdsl train ...`."""
+    import subprocess
+
+    args, skip = [], False
+    for arg in sys.argv[1:]:
+        if skip:
+            skip = False
+        elif arg == "--nproc":
+            skip = True
+        elif not arg.startswith("--nproc="):
+            args.append(arg)
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone",
+               f"--nproc_per_node={nproc}", "-m", "resdsl", *args]
+    err.print("+ " + " ".join(command), markup=False)
+    return subprocess.call(command)
+
+
+@app.command(name="eval")
+@report_errors
+def evaluate(spec: Path = typer.Argument(..., help="the spec the run trained"),
+             checkpoint: Path = typer.Argument(..., help="a run folder or a checkpoint file"),
+             data: str = DATA, data_dir: str = DATA_DIR,
+             skip_checksum: bool = typer.Option(False, help="accept non-official CIFAR files"),
+             device: str = DEVICE, network: Optional[str] = NETWORK) -> None:
+    """Report the test error of a trained checkpoint."""
+    from . import train as training
+    from .compiler import compile_network
+    from .loader import load_program
+    from .lower import lower
+
+    program = load_program(spec)
+    net = lower(program, network)
+    options = training.TrainOptions(data=data, data_dir=data_dir, skip_checksum=skip_checksum,
+                                    device=device)
+    where = training.pick_device(device)
+    model = compile_network(net).to(where)
+    used = training.load_weights(model, checkpoint, err.print)
+    source = training.open_data(net, _recipe_for(program, net, None), options, where)
+    for warning in source.warnings:
+        err.print(f"warning: {warning}")
+    error = training.evaluate(model, source, where)
+    out.print(f"{net.name}  {used}  {source.eval_set} error: {100 * error:.2f}%")
+
+
+@app.command()
+@report_errors
+def plot(runs: List[Path] = typer.Argument(..., help="run folders"),
+         output: Path = typer.Option(Path("curves.png"), "--out", "-o", help="the figure")) -> None:
+    """Overlay training curves of several runs (as the paper's Figure 6)."""
+    from .train import plot_runs
+
+    out.print(f"wrote {plot_runs([str(r) for r in runs], str(output))}")
+
+
 def main() -> None:
     try:
         app()

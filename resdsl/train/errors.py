@@ -27,3 +27,7 @@ class CheckpointError(TrainError):
 
 class DivergedError(TrainError):
     """The loss became NaN or infinite; the last good checkpoint is left in place."""
+
+
+class PlotError(TrainError):
+    """A figure that cannot be drawn: matplotlib missing, or a run with no metrics."""

@@ -1,0 +1,89 @@
+"""One process or several (torchrun): who writes, who logs, and the few collectives used.
+
+Launched by torchrun (RANK, WORLD_SIZE, LOCAL_RANK set), each process trains on its own
+slice of every global batch (the recipe's batch split evenly), gradients are averaged by
+DistributedDataParallel, and only rank 0 writes files and reports. NCCL on CUDA, gloo on
+the CPU. Without those variables all of this is a no-op around a single process.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+import torch.distributed as dist
+from torch import nn
+
+
+@dataclass
+class Distributed:
+    rank: int = 0  # this process among all of them; rank 0 writes files and logs
+    world_size: int = 1  # number of processes
+    local_rank: int = 0  # this process among those on its machine: its GPU index
+    owns_group: bool = False  # we started the process group, so we end it
+    device: torch.device = torch.device("cpu")  # this process's device, set by start()
+
+    @classmethod
+    def from_env(cls) -> Distributed:
+        env = os.environ
+        return cls(int(env.get("RANK", 0)), int(env.get("WORLD_SIZE", 1)),
+                   int(env.get("LOCAL_RANK", 0)))
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+    def start(self, device: torch.device) -> None:
+        self.device = device
+        if self.world_size == 1 or dist.is_initialized():
+            return
+        if device.type == "cuda":
+            torch.cuda.set_device(device)
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo",
+                                rank=self.rank, world_size=self.world_size)
+        self.owns_group = True
+
+    def close(self) -> None:
+        if self.owns_group:
+            dist.destroy_process_group()
+            self.owns_group = False
+
+    def wrap(self, model: nn.Module) -> nn.Module:
+        """The module the training step calls: DDP around `model` when distributed."""
+        if self.world_size == 1:
+            return model
+        ids = [self.device] if self.device.type == "cuda" else None
+        return nn.parallel.DistributedDataParallel(model, device_ids=ids)
+
+    def all_sum(self, tensor: torch.Tensor) -> torch.Tensor:
+        if self.world_size > 1:
+            dist.all_reduce(tensor)
+        return tensor
+
+    def any(self, flag: bool) -> bool:
+        """True on every rank when it is True on one (a Ctrl-C seen by one process)."""
+        if self.world_size == 1:
+            return flag
+        vote = torch.tensor([float(flag)], device=self.device)
+        dist.all_reduce(vote, op=dist.ReduceOp.MAX)
+        return bool(vote.item())
+
+    def share(self, value: Any) -> Any:
+        """Rank 0's `value` on every rank (a run folder name, a checkpoint path)."""
+        if self.world_size == 1:
+            return value
+        box = [value]
+        dist.broadcast_object_list(box, src=0, device=self.device)
+        return box[0]
+
+    def sync_buffers(self, model: nn.Module) -> None:
+        """Rank 0's BatchNorm statistics everywhere: each rank updated its own in training."""
+        if self.world_size > 1:
+            for buffer in model.buffers():
+                dist.broadcast(buffer, src=0)
+
+    def barrier(self) -> None:
+        if self.world_size > 1:
+            dist.barrier()

@@ -1,0 +1,172 @@
+"""The official CIFAR python-format reader: layouts, both pickle flavours, checksums, damage."""
+
+from __future__ import annotations
+
+import pickle
+from pathlib import Path
+
+import numpy as np
+import pytest
+from train_helpers import cifar_batch, make_cifar10, make_tar, py2_pickle
+
+from resdsl.train import cifar
+from resdsl.train.cifar import CIFAR10, CIFAR100, read_cifar
+from resdsl.train.errors import DataError
+
+
+@pytest.fixture
+def cifar_dir(tmp_path: Path) -> tuple[Path, np.ndarray, np.ndarray]:
+    return make_cifar10(tmp_path / "data")
+
+
+def test_fixture_is_in_the_official_python2_format(cifar_dir):
+    folder, images, _ = cifar_dir
+    raw = (folder / "data_batch_1").read_bytes()
+    as_bytes = pickle.loads(raw, encoding="bytes")
+    as_latin1 = pickle.loads(raw, encoding="latin1")
+    assert set(as_bytes) == {b"batch_label", b"labels", b"data", b"filenames"}
+    assert set(as_latin1) == {"batch_label", "labels", "data", "filenames"}
+    assert as_bytes[b"data"].dtype == np.uint8 and as_bytes[b"data"].shape == (20, 3072)
+    np.testing.assert_array_equal(as_latin1["data"], as_bytes[b"data"])
+    np.testing.assert_array_equal(as_bytes[b"data"][:, :1024].reshape(20, 32, 32), images[:20, 0])
+
+
+def test_reads_the_folder_and_warns_that_checksums_differ(cifar_dir):
+    folder, images, labels = cifar_dir
+    data = read_cifar(CIFAR10, folder.parent, skip_checksum=True)
+    assert data.train_images.shape == (100, 3, 32, 32) and data.test_images.shape == (20, 3, 32, 32)
+    # data_batch_1..5 in order, then the test batch; R, G, B planes become channels.
+    np.testing.assert_array_equal(data.train_images.numpy(), images[:100])
+    np.testing.assert_array_equal(data.test_images.numpy(), images[100:])
+    assert data.train_labels.tolist() == labels[:100].tolist()
+    assert data.classes[0] == "airplane" and len(data.classes) == 10
+    assert len(data.warnings) == 7
+    assert "data_batch_1" in data.warnings[0] and "--skip-checksum" in data.warnings[0]
+
+
+def test_the_folder_itself_may_be_given(cifar_dir):
+    folder, images, _ = cifar_dir
+    data = read_cifar(CIFAR10, folder, skip_checksum=True)
+    np.testing.assert_array_equal(data.train_images.numpy(), images[:100])
+
+
+def test_checksum_mismatch_is_an_error_naming_the_file(cifar_dir):
+    folder, _, _ = cifar_dir
+    with pytest.raises(DataError) as error:
+        read_cifar(CIFAR10, folder.parent)
+    assert "data_batch_1" in str(error.value)
+    assert "c99cafc152244af753f735de768cd75f" in str(error.value)  # the official md5
+    assert "--skip-checksum" in str(error.value)
+
+
+def test_python3_pickles_with_str_keys_are_read_too(tmp_path):
+    _, images, _ = make_cifar10(tmp_path, str_keys=True)
+    data = read_cifar(CIFAR10, tmp_path, skip_checksum=True)
+    np.testing.assert_array_equal(data.train_images.numpy(), images[:100])
+
+
+@pytest.mark.parametrize("inside", [True, False])
+def test_reads_the_archive_given_or_found_inside_data_dir(cifar_dir, tmp_path, inside):
+    folder, images, _ = cifar_dir
+    archive = make_tar(folder, tmp_path / "cifar-10-python.tar.gz")
+    data = read_cifar(CIFAR10, tmp_path if inside else archive, skip_checksum=True)
+    np.testing.assert_array_equal(data.train_images.numpy(), images[:100])
+    assert data.warnings == [f"{archive}: md5 {data.warnings[0].split()[2]} is not the official "
+                             "c58f30108f718f92721af3b95e74349a; used anyway (--skip-checksum)"]
+
+
+def test_archive_checksum_mismatch_is_an_error(cifar_dir, tmp_path):
+    archive = make_tar(cifar_dir[0], tmp_path / "cifar-10-python.tar.gz")
+    official = "c58f30108f718f92721af3b95e74349a"
+    with pytest.raises(DataError, match=f"not the official {official}") as error:
+        read_cifar(CIFAR10, archive)
+    assert "cifar-10-python.tar.gz" in str(error.value)
+
+
+def test_truncated_archive(cifar_dir, tmp_path):
+    archive = make_tar(cifar_dir[0], tmp_path / "cifar-10-python.tar.gz")
+    archive.write_bytes(archive.read_bytes()[:2000])
+    with pytest.raises(DataError, match="truncated or corrupt") as error:
+        read_cifar(CIFAR10, archive, skip_checksum=True)
+    assert "cifar-10-python.tar.gz" in str(error.value)
+
+
+def test_missing_file(cifar_dir):
+    folder, _, _ = cifar_dir
+    (folder / "data_batch_3").unlink()
+    with pytest.raises(DataError, match="missing") as error:
+        read_cifar(CIFAR10, folder, skip_checksum=True)
+    assert "data_batch_3" in str(error.value)
+
+
+def test_truncated_pickle(cifar_dir):
+    folder, _, _ = cifar_dir
+    path = folder / "data_batch_2"
+    path.write_bytes(path.read_bytes()[:500])
+    with pytest.raises(DataError, match="truncated or corrupt") as error:
+        read_cifar(CIFAR10, folder, skip_checksum=True)
+    assert "data_batch_2" in str(error.value)
+
+
+def test_garbage_instead_of_a_pickle(cifar_dir):
+    folder, _, _ = cifar_dir
+    (folder / "test_batch").write_bytes(b"<html>404 not found</html>")
+    with pytest.raises(DataError, match="test_batch"):
+        read_cifar(CIFAR10, folder, skip_checksum=True)
+
+
+def test_wrong_array_size(cifar_dir):
+    folder, _, _ = cifar_dir
+    bad = cifar_batch(np.zeros((20, 3000), dtype=np.uint8), [0] * 20, "bad")
+    (folder / "data_batch_4").write_bytes(py2_pickle(bad))
+    with pytest.raises(DataError, match="N x 3072") as error:
+        read_cifar(CIFAR10, folder, skip_checksum=True)
+    assert "data_batch_4" in str(error.value)
+
+
+def test_labels_out_of_range(cifar_dir):
+    folder, _, _ = cifar_dir
+    bad = cifar_batch(np.zeros((2, 3, 32, 32), dtype=np.uint8), [0, 10], "bad")
+    (folder / "data_batch_5").write_bytes(py2_pickle(bad))
+    with pytest.raises(DataError, match="labels outside 0..9"):
+        read_cifar(CIFAR10, folder, skip_checksum=True)
+
+
+def test_no_data_suggests_download(tmp_path):
+    with pytest.raises(DataError, match="--download") as error:
+        read_cifar(CIFAR10, tmp_path)
+    assert str(tmp_path) in str(error.value)
+
+
+def test_download_fetches_the_archive(cifar_dir, tmp_path, monkeypatch):
+    server = tmp_path / "server"
+    server.mkdir()
+    make_tar(cifar_dir[0], server / "cifar-10-python.tar.gz")
+    monkeypatch.setattr(cifar, "BASE_URL", server.as_uri() + "/")
+    target = tmp_path / "downloads"
+    data = read_cifar(CIFAR10, target, download=True, skip_checksum=True)
+    assert (target / "cifar-10-python.tar.gz").exists()
+    np.testing.assert_array_equal(data.train_images.numpy(), cifar_dir[1][:100])
+
+
+def test_download_offline_is_a_clear_error(tmp_path, monkeypatch):
+    monkeypatch.setattr(cifar, "BASE_URL", "http://127.0.0.1:9/")  # nothing listens there
+    with pytest.raises(DataError, match="could not download .*Offline") as error:
+        read_cifar(CIFAR10, tmp_path, download=True)
+    assert "cifar-10-python.tar.gz" in str(error.value)
+    assert not list(tmp_path.iterdir())  # no partial download left behind
+
+
+def test_cifar100_layout(tmp_path):
+    folder = tmp_path / "cifar-100-python"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for name, count in (("train", 30), ("test", 10)):
+        batch = cifar_batch(rng.integers(0, 256, (count, 3072), dtype=np.uint8),
+                            rng.integers(0, 100, count).tolist(), name, label_key="fine_labels")
+        batch["coarse_labels"] = [0] * count
+        (folder / name).write_bytes(pickle.dumps(batch, protocol=2))
+    names = {"fine_label_names": [f"class{i}" for i in range(100)], "coarse_label_names": []}
+    (folder / "meta").write_bytes(pickle.dumps(names))
+    data = read_cifar(CIFAR100, tmp_path, skip_checksum=True)
+    assert data.train_images.shape == (30, 3, 32, 32) and len(data.classes) == 100

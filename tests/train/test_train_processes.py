@@ -1,0 +1,109 @@
+"""Training in separate processes: SIGKILL then resume is bit-exact; two-rank DDP on gloo."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import torch
+from train_helpers import make_cifar10
+from train_script import run_tiny
+
+from resdsl.train.checkpoint import checkpoint_path, list_checkpoints, load_checkpoint
+from resdsl.train.runfolder import read_metrics
+
+SCRIPT = Path(__file__).with_name("train_script.py")
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def environment(**extra: str) -> dict[str, str]:
+    paths = [str(ROOT), os.environ.get("PYTHONPATH", "")]
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in paths if p),
+            "OMP_NUM_THREADS": "1", **extra}
+
+
+def script(*args: str, **popen: object) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, str(SCRIPT), *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, **popen)
+
+
+def finish(process: subprocess.Popen) -> dict:
+    out, err = process.communicate(timeout=120)
+    assert process.returncode == 0, err
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def strip_timing(records: list[dict]) -> list[dict]:
+    return [{k: v for k, v in r.items() if k != "images_per_s"} for r in records]
+
+
+def test_sigkill_then_resume_is_bitwise_identical(tmp_path, one_thread):
+    make_cifar10(tmp_path / "data")
+    data, whole, cut = str(tmp_path / "data"), tmp_path / "whole", tmp_path / "cut"
+    killed = script(str(cut), data, "--slow", "0.3", env=environment())
+    expected, expected_model = run_tiny(str(whole), data)  # meanwhile, uninterrupted
+    # Wait for the checkpoint of iteration 18 (inside the window logged at 20), then kill
+    # once the next line is logged: the resumed run must redo iterations 19 and 20.
+    deadline = time.monotonic() + 60
+    while not checkpoint_path(cut, 18).exists() or read_metrics(cut)[-1]["iteration"] < 20:
+        assert killed.poll() is None and time.monotonic() < deadline, killed.stderr.read()
+        time.sleep(0.01)
+    killed.send_signal(signal.SIGKILL)
+    killed.communicate()
+    assert killed.returncode == -signal.SIGKILL
+    assert not checkpoint_path(cut, 24).exists()  # it really was stopped before then
+    resumed, resumed_model = run_tiny(str(cut), data, resume=True)
+    assert resumed.final_error == expected.final_error and resumed.iteration == 40
+    assert_identical(resumed_model.state_dict(), expected_model.state_dict())
+    a, b = load_checkpoint(checkpoint_path(whole, 40)), load_checkpoint(checkpoint_path(cut, 40))
+    for part in ("model", "optimizer", "schedule", "data", "window"):
+        assert_identical(a[part], b[part])
+    assert strip_timing(read_metrics(cut)) == strip_timing(read_metrics(whole))
+
+
+def assert_identical(a: object, b: object) -> None:
+    if isinstance(a, torch.Tensor):
+        assert isinstance(b, torch.Tensor) and a.dtype == b.dtype and torch.equal(a, b)
+    elif isinstance(a, dict):
+        assert a.keys() == b.keys()
+        for key in a:
+            assert_identical(a[key], b[key])
+    elif isinstance(a, list):
+        assert len(a) == len(b)
+        for x, y in zip(a, b):
+            assert_identical(x, y)
+    else:
+        assert a == b
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_two_ranks_on_gloo_train_one_run(tmp_path):
+    run = tmp_path / "run"
+    port = str(free_port())
+    ranks = [script(str(run), str(tmp_path), "--data", "synthetic:96", "--iterations", "8",
+                    "--weights", str(tmp_path / f"rank{rank}.pt"),
+                    env=environment(RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE="2",
+                                    MASTER_ADDR="127.0.0.1", MASTER_PORT=port))
+             for rank in range(2)]
+    results = [finish(process) for process in ranks]
+    assert results[0] == results[1] and results[0]["iteration"] == 8
+    weights = [torch.load(tmp_path / f"rank{rank}.pt", weights_only=True) for rank in range(2)]
+    assert_identical(weights[0], weights[1])  # parameters and (synced) BatchNorm statistics
+    assert [p.name for p in list_checkpoints(run)] == ["ckpt_000006.pt", "ckpt_000008.pt"]
+    assert_identical(load_checkpoint(checkpoint_path(run, 8))["model"], weights[0])
+    records = read_metrics(run)
+    assert [r["iteration"] for r in records] == [4, 8]  # one writer: no duplicates
+    assert sorted(p.name for p in run.iterdir()) == \
+        ["checkpoints", "config.json", "curves.png", "metrics.jsonl"]
+    assert json.loads((run / "config.json").read_text())["world_size"] == 2

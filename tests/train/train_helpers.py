@@ -1,0 +1,144 @@
+"""Tiny data sets, model and recipe for the training tests (and their subprocess scripts).
+
+The CIFAR fixtures are written in exactly the official layout: a `cifar-10-batches-py/`
+folder of pickled dicts whose keys and strings are Python 2 `str`s, so that they
+unpickle as bytes with encoding="bytes" and as str with encoding="latin1", like the
+files from https://www.cs.toronto.edu/~kriz/cifar.html.
+"""
+
+from __future__ import annotations
+
+import io
+import pickle
+import struct
+import tarfile
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from resdsl import ir
+
+CIFAR10_NAMES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse",
+                 "ship", "truck"]
+
+
+class Py2Str(bytes):
+    """A Python 2 `str`: pickled with the STRING opcodes Python 3 only reads, never writes."""
+
+
+class _Py2Pickler(pickle._Pickler):  # the pure-Python pickler: its dispatch table is a dict
+    dispatch = dict(pickle._Pickler.dispatch)
+
+    def save_py2str(self, obj: Py2Str) -> None:
+        size = len(obj)
+        if size < 256:
+            self.write(pickle.SHORT_BINSTRING + bytes([size]) + bytes(obj))
+        else:
+            self.write(pickle.BINSTRING + struct.pack("<i", size) + bytes(obj))
+        self.memoize(obj)
+
+    def save_ndarray(self, obj: np.ndarray) -> None:
+        # numpy's own reduction, with its raw bytes turned into a Python 2 str, as in
+        # arrays pickled by Python 2 (numpy reads those back under either encoding).
+        func, args, state = obj.__reduce_ex__(2)
+        version, shape, dtype, fortran, raw = state
+        self.save_reduce(func, (args[0], args[1], Py2Str(args[2])),
+                         (version, shape, dtype, fortran, Py2Str(raw)), obj=obj)
+
+    dispatch[Py2Str] = save_py2str
+    dispatch[np.ndarray] = save_ndarray
+
+
+def py2_pickle(obj: object) -> bytes:
+    buffer = io.BytesIO()
+    _Py2Pickler(buffer, protocol=2).dump(obj)
+    return buffer.getvalue()
+
+
+def _py2(value: object) -> object:
+    """Strings (and dict keys, list items) as Python 2 strs, recursively."""
+    if isinstance(value, str):
+        return Py2Str(value.encode("latin1"))
+    if isinstance(value, dict):
+        return {_py2(k): _py2(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_py2(v) for v in value]
+    return value
+
+
+def cifar_batch(images: np.ndarray, labels: list[int], name: str, label_key: str = "labels"
+                ) -> dict:
+    """One batch as the official files hold it: uint8 N x 3072 (R, G, B planes, row-major)."""
+    return {"batch_label": name, label_key: labels, "data": images.reshape(len(images), -1),
+            "filenames": [f"img_{i:05d}.png" for i in range(len(images))]}
+
+
+def make_cifar10(root: Path, per_batch: int = 20, test: int = 20, seed: int = 0,
+                 str_keys: bool = False) -> tuple[Path, np.ndarray, np.ndarray]:
+    """A tiny cifar-10-batches-py/ under root; returns it, all train images and labels."""
+    rng = np.random.default_rng(seed)
+    folder = root / "cifar-10-batches-py"
+    folder.mkdir(parents=True)
+    dump = pickle.dumps if str_keys else (lambda obj: py2_pickle(_py2(obj)))
+    images = rng.integers(0, 256, (5 * per_batch + test, 3, 32, 32), dtype=np.uint8)
+    labels = rng.integers(0, 10, 5 * per_batch + test).tolist()
+    for b in range(6):
+        part = slice(b * per_batch, b * per_batch + (per_batch if b < 5 else test))
+        name = f"data_batch_{b + 1}" if b < 5 else "test_batch"
+        title = f"training batch {b + 1} of 5" if b < 5 else "testing batch 1 of 1"
+        (folder / name).write_bytes(dump(cifar_batch(images[part], labels[part], title)))
+    meta = {"num_cases_per_batch": per_batch, "label_names": CIFAR10_NAMES, "num_vis": 3072}
+    (folder / "batches.meta").write_bytes(dump(meta))
+    return folder, images, np.array(labels)
+
+
+def make_tar(folder: Path, archive: Path) -> Path:
+    with tarfile.open(archive, "w:gz") as tar:
+        tar.add(folder, arcname=folder.name)
+    return archive
+
+
+def make_image_folder(root: Path, classes: tuple[str, ...] = ("cat", "dog", "emu"),
+                      per_class: int = 8, val_per_class: int = 3) -> Path:
+    """root/train/<class>/*.png and root/val/<class>/*.png, of assorted sizes."""
+    from PIL import Image
+
+    rng = np.random.default_rng(1)
+    for split, count in (("train", per_class), ("val", val_per_class)):
+        for c, name in enumerate(classes):
+            (root / split / name).mkdir(parents=True)
+            for i in range(count):
+                size = (int(rng.integers(8, 20)), int(rng.integers(8, 20)), 3)
+                pixels = rng.integers(0, 256, size, dtype=np.uint8)
+                pixels[..., c % 3] = 255  # a class colour, so there is something to learn
+                suffix = ".png" if i % 2 else ".jpg"
+                Image.fromarray(pixels).save(root / split / name / f"{i:03d}{suffix}")
+    return root
+
+
+def tiny_model(classes: int = 10, channels: int = 3, seed: int = 0) -> nn.Module:
+    """Two convolutions with BatchNorm: small, but with buffers and momentum to restore."""
+    torch.manual_seed(seed)
+    return nn.Sequential(
+        nn.Conv2d(channels, 8, 3, padding=1, bias=False), nn.BatchNorm2d(8), nn.ReLU(),
+        nn.Conv2d(8, 8, 3, stride=2, padding=1, bias=False), nn.BatchNorm2d(8), nn.ReLU(),
+        nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(8, classes))
+
+
+def tiny_recipe(**changes: object) -> ir.Recipe:
+    values = dict(name="tiny", momentum=0.9, weight_decay=1e-4, batch_size=16, lr=0.05,
+                  lr_steps=(20,), lr_gamma=0.1, iterations=30, crop_padding=4, hflip=True,
+                  normalize="pixel_mean", eval_every=10)
+    values.update(changes)
+    return ir.Recipe(**values)
+
+
+def tiny_network(recipe: ir.Recipe | None = None, classes: int = 10,
+                 input: tuple[int, int, int] = (3, 32, 32)) -> ir.Network:
+    return ir.Network(name="tiny", input=input, classes=classes, shortcut="none", stages=[],
+                      recipe=recipe)
+
+
+SPEC = "network tiny { input 3x32x32\n classes 10 }\n"  # stands in for the spec text
