@@ -356,7 +356,10 @@ def evaluate(spec: Path = typer.Argument(..., help="the spec the run trained"),
     where = training.pick_device(device)
     model = compile_network(net).to(where)
     used = training.load_weights(model, checkpoint, err.print)
-    source = training.open_data(net, _recipe_for(program, net, None), options, where)
+    # A run folder knows how it was trained (normalisation, batch): use its recipe.
+    saved = checkpoint.is_dir() and (checkpoint / "config.json").is_file()
+    recipe = training.load_run(checkpoint).recipe if saved else _recipe_for(program, net, None)
+    source = training.open_data(net, recipe, options, where)
     for warning in source.warnings:
         err.print(f"warning: {warning}")
     error = training.evaluate(model, source, where)
