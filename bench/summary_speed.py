@@ -5,7 +5,7 @@
 Measures, in one run, on the same spec (default specs/resnet152.res):
   (a) `python -m resdsl summary SPEC` as a subprocess (wall time, interpreter start
       included), checked not to import torch, and the in-process parse + analyse time;
-  (b) the torch route: compile the spec with resdsl.compile.compile_network and count
+  (b) the torch route: compile the spec with resdsl.compiler.compile_network and count
       a 1x3x224x224 forward pass (the spec's input) with FlopCounterMode.
 Each is repeated and the median reported, with the ratios. Takes well under a minute.
 """
@@ -107,7 +107,7 @@ def torch_time(spec: str, repeat: int) -> tuple[float, float, int]:
     from torch.utils.flop_counter import FlopCounterMode
 
     from resdsl import parse_network
-    from resdsl.compile import compile_network
+    from resdsl.compiler import compile_network
 
     net = parse_network(spec)
     x = torch.zeros(1, *net.input)

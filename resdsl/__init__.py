@@ -50,7 +50,7 @@ def analyze(source, network: str | None = None, input=None):
 
 def compile(source, network: str | None = None, input=None, **options):
     """An nn.Module built from a spec (path or text) or an IR `Network`."""
-    from .compile import compile_network
+    from .compiler import compile_network
 
     net = source if isinstance(source, Network) else parse_network(source, network, input)
     return compile_network(net, **options)
@@ -60,7 +60,7 @@ def load(source, network: str | None = None, input=None, **options):
     """An nn.Module from a .res spec (path or text) or from a `model.pt` written by
     `resdsl build --save` (the spec text travels with the weights)."""
     if isinstance(source, (str, Path)) and str(source).endswith(".pt"):
-        from .compile import load_saved
+        from .compiler import load_saved
 
         return load_saved(source, **options)
     return compile(source, network, input, **options)
