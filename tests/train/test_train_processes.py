@@ -107,3 +107,24 @@ def test_two_ranks_on_gloo_train_one_run(tmp_path):
     assert sorted(p.name for p in run.iterdir()) == \
         ["checkpoints", "config.json", "curves.png", "metrics.jsonl"]
     assert json.loads((run / "config.json").read_text())["world_size"] == 2
+
+
+def test_two_ranks_follow_the_single_process_loss(tmp_path):
+    """Two gloo ranks splitting the global batch train as one process with that batch:
+    the gradients are averaged, so the losses agree up to BatchNorm's per-rank batch
+    statistics, and the loss falls in both."""
+    port = str(free_port())
+    ranks = [script(str(tmp_path / "ddp"), str(tmp_path), "--data", "synthetic:96",
+                    "--iterations", "24",
+                    env=environment(RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE="2",
+                                    MASTER_ADDR="127.0.0.1", MASTER_PORT=port))
+             for rank in range(2)]
+    for process in ranks:
+        finish(process)
+    run_tiny(str(tmp_path / "single"), str(tmp_path), data="synthetic:96", iterations=24)
+    losses = {name: [r["train_loss"] for r in read_metrics(tmp_path / name) if "train_loss" in r]
+              for name in ("ddp", "single")}
+    assert len(losses["ddp"]) == len(losses["single"]) == 6
+    assert losses["ddp"][-1] < losses["ddp"][0] and losses["single"][-1] < losses["single"][0]
+    for ddp, single in zip(losses["ddp"], losses["single"]):
+        assert abs(ddp - single) < 0.01 * single
