@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 _SOURCES: dict[str, str] = {}
 
 MAX_ERRORS = 20  # stop collecting after this many, like rustc's error cap
+MAX_SHOWN = 120  # characters of a source line shown under a message; longer lines are cut
 
 
 def register_source(path: str, text: str) -> None:
@@ -103,10 +104,24 @@ def source_line(span: Span) -> str | None:
     text = _SOURCES.get(span.file)
     if text is None:
         return None
-    lines = text.splitlines()
+    # Lines end at "\n" only, as the parser counts them (splitlines() would also split
+    # at form feeds, lone "\r" and U+2028, and show the wrong line).
+    lines = text.split("\n")
     if 1 <= span.line <= len(lines):
-        return lines[span.line - 1]
+        return lines[span.line - 1].removesuffix("\r")
     return None
+
+
+def _visible(line: str, col: int) -> tuple[str, int]:
+    """The line as shown (one character per column, control characters replaced, a
+    window around `col` if it is long) and the column's offset in it."""
+    shown = "".join(c if c.isprintable() else "\ufffd" for c in line.expandtabs(1))
+    if len(shown) <= MAX_SHOWN:
+        return shown, col - 1
+    start = max(0, min(col - 1 - MAX_SHOWN // 2, len(shown) - MAX_SHOWN))
+    prefix = "..." if start else ""
+    suffix = "..." if start + MAX_SHOWN < len(shown) else ""
+    return prefix + shown[start:start + MAX_SHOWN] + suffix, col - 1 - start + len(prefix)
 
 
 def render(diag: Diagnostic, color: bool = False) -> str:
@@ -116,14 +131,14 @@ def render(diag: Diagnostic, color: bool = False) -> str:
     if diag.span is not None:
         line = source_line(diag.span)
         if line is not None:
-            shown = line.expandtabs(1)
+            shown, offset = _visible(line, diag.span.col)
             gutter = f"{diag.span.line:>5} | "
             width = 1
             if diag.span.end_line == diag.span.line:
                 width = max(1, diag.span.end_col - diag.span.col)
-            width = max(1, min(width, len(shown) - diag.span.col + 1))
+            width = max(1, min(width, len(shown) - offset))
             out.append(f"{gutter}{shown}")
-            out.append(" " * (len(gutter) - 2) + "| " + " " * (diag.span.col - 1)
+            out.append(" " * (len(gutter) - 2) + "| " + " " * offset
                        + red + "^" * width + reset)
     for note in diag.notes:
         out.append(f"      = note: {note}")

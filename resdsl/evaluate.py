@@ -149,14 +149,14 @@ def as_bool(value: EvalValue, what: str, span: Span | None) -> bool:
     return value
 
 
-def as_pair(value: EvalValue, what: str, span: Span | None) -> tuple[int, int]:
+def as_pair(value: EvalValue, what: str, span: Span | None, minimum: int = 1) -> tuple[int, int]:
     """A kernel-like size: `3x3`, `1x7`, or a plain `3` meaning 3x3."""
     if isinstance(value, tuple):
         if len(value) != 2:
             raise ResdslValidationError(f"{what} must be two sizes such as 3x3, got {describe(value)}", span)
         height, width = value
-        return as_int(height, what, span), as_int(width, what, span)
-    size = as_int(value, what, span)
+        return as_int(height, what, span, minimum), as_int(width, what, span, minimum)
+    size = as_int(value, what, span, minimum)
     return size, size
 
 

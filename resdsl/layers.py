@@ -146,7 +146,7 @@ def _padding(w: Written, kernel: tuple[int, int], default: tuple[int, int]) -> t
     value = w.values["padding"]
     span = w.span_of("padding")
     if isinstance(value, tuple):
-        pad = as_pair(value, "padding", span)
+        pad = as_pair(value, "padding", span, minimum=0)  # `padding 0x3` for a 1x7 kernel
     else:
         size = as_int(value, "padding", span, minimum=0)
         pad = (size, size)

@@ -13,6 +13,7 @@ from .evaluate import did_you_mean
 from .parse import parse
 
 MAX_FILE_BYTES = 4 * 1024 * 1024  # far beyond any spec; refuse before parsing
+MAX_IMPORT_DEPTH = 64  # files importing files; deeper is a mistake (and would overflow the stack)
 PRELUDE_PATH = "<prelude>"
 
 
@@ -65,17 +66,20 @@ def read_spec(path: str | Path) -> str:
     """The text of a spec file, or a ResdslFileError that says what is wrong with it."""
     path = Path(path)
     shown = str(path)
-    if not path.exists():
-        raise ResdslFileError("no such file", file=shown)
-    if path.is_dir():
-        raise ResdslFileError("is a directory, not a .res file", file=shown)
     try:
-        if path.stat().st_size > MAX_FILE_BYTES:
-            raise ResdslFileError(f"file is larger than {MAX_FILE_BYTES // 2**20} MiB; "
-                                  "not a spec", file=shown)
-        data = path.read_bytes()
-    except OSError as error:
-        raise ResdslFileError(f"cannot read file: {error.strerror or error}", file=shown) from None
+        if not path.exists():
+            raise ResdslFileError("no such file", file=shown)
+        if path.is_dir():
+            raise ResdslFileError("is a directory, not a .res file", file=shown)
+        # Read one byte past the limit rather than trust st_size: /dev/zero has size 0.
+        with path.open("rb") as file:
+            data = file.read(MAX_FILE_BYTES + 1)
+    except (OSError, ValueError) as error:  # ValueError: a NUL byte in the path
+        reason = getattr(error, "strerror", None) or error
+        raise ResdslFileError(f"cannot read file: {reason}", file=shown) from None
+    if len(data) > MAX_FILE_BYTES:
+        raise ResdslFileError(f"file is larger than {MAX_FILE_BYTES // 2**20} MiB; not a spec",
+                              file=shown)
     return decode(data, shown)
 
 
@@ -103,32 +107,47 @@ def load_program(path: str | Path) -> Program:
 
 
 def program_from_text(text: str, path: str = "<string>", base_dir: Path | None = None,
-                      importing: tuple[Path, ...] = ()) -> Program:
+                      importing: tuple[Path, ...] = (),
+                      loaded: dict[Path, Namespace] | None = None) -> Program:
+    """`importing`: the chain of files being read (for cycles); `loaded`: the namespaces
+    of the files already read in this load, so a file imported twice is read once."""
     module = parse(text, path)
     namespace = Namespace()
     namespace.add_module(prelude())
     base_dir = base_dir or Path.cwd()
+    loaded = {} if loaded is None else loaded
     for decl in module.decls:
         if isinstance(decl, syn.ImportDecl):
-            namespace.merge(_import(decl, base_dir, importing))
+            namespace.merge(_import(decl, base_dir, importing, loaded))
     _check_duplicates(module)
     namespace.add_module(module)
     return Program(module, namespace, text)
 
 
-def _import(decl: syn.ImportDecl, base_dir: Path, importing: tuple[Path, ...]) -> Namespace:
-    target = (base_dir / decl.path).resolve()
+def _import(decl: syn.ImportDecl, base_dir: Path, importing: tuple[Path, ...],
+            loaded: dict[Path, Namespace]) -> Namespace:
+    try:
+        target = (base_dir / decl.path).resolve()
+        is_file, is_dir, exists = target.is_file(), target.is_dir(), target.exists()
+    except (OSError, ValueError) as error:  # a name too long, a NUL byte
+        reason = getattr(error, "strerror", None) or error
+        raise ResdslImportError(f"cannot import \"{decl.path}\": {reason}", decl.span) from None
     if target in importing:
         chain = " -> ".join(p.name for p in (*importing, target))
         raise ResdslImportError(f"import cycle: {chain}", decl.span)
-    if not target.is_file():
-        what = "is a directory" if target.is_dir() else "no such file"
+    if target in loaded:
+        return loaded[target]
+    if len(importing) >= MAX_IMPORT_DEPTH:
+        raise ResdslImportError(f"imports nested more than {MAX_IMPORT_DEPTH} files deep", decl.span)
+    if not is_file:
+        what = "is a directory" if is_dir else "not a regular file" if exists else "no such file"
         raise ResdslImportError(f"cannot import \"{decl.path}\": {what} ({target})", decl.span)
     try:
         text = read_spec(target)
     except ResdslFileError as error:
         raise ResdslImportError(f"cannot import \"{decl.path}\": {error.message}", decl.span) from None
-    program = program_from_text(text, str(target), target.parent, (*importing, target))
+    program = program_from_text(text, str(target), target.parent, (*importing, target), loaded)
+    loaded[target] = program.namespace
     return program.namespace
 
 

@@ -23,6 +23,7 @@ from .loader import Namespace, Program
 MAX_BLOCKS = 10_000  # ten times ResNet-1202; more would only hang the machine
 MAX_PARAMS = 2**31
 MAX_SPATIAL = 1 << 16
+MAX_DERIVATION = 64  # `network b = a`, `recipe r = q` chains; deeper would overflow the stack
 STAGE_OPTIONS = ("stride", "shortcut")
 SHORTCUTS = ("A", "B", "C", "none")
 
@@ -62,6 +63,9 @@ def resolve(decl: syn.NetworkDecl, ns: Namespace, seen: tuple[str, ...]):
         chain = " -> ".join((*seen, decl.name))
         where = decl.base.span if decl.base and decl.base.span else decl.span
         raise ResdslValidationError(f"network '{decl.name}' derives from itself ({chain})", where)
+    if len(seen) >= MAX_DERIVATION:
+        raise ResdslValidationError(
+            f"network '{decl.name}' derives through more than {MAX_DERIVATION} networks", decl.span)
     if decl.base is None:
         return list(decl.body or []), {}
     base = decl.base
@@ -567,6 +571,9 @@ def lower_recipe(stmt: syn.TrainStmt, ns: Namespace) -> ir.Recipe:
     fields, spans = _recipe_fields(decl, ns, seen=())
     for f in stmt.fields or []:
         fields[f.name], spans[f.name] = _field_value(f), f.span
+    for key in ("name", "span"):  # set by the declaration, not by a field
+        if key in fields:
+            raise ResdslValidationError(f"recipe has no field '{key}'", spans[key])
     try:
         return ir.Recipe(name=decl.name, **fields, span=stmt.span)
     except ValidationError as error:
@@ -585,6 +592,9 @@ def lower_recipe(stmt: syn.TrainStmt, ns: Namespace) -> ir.Recipe:
 def _recipe_fields(decl: syn.RecipeDecl, ns: Namespace, seen: tuple[str, ...]):
     if decl.name in seen:
         raise ResdslValidationError(f"recipe '{decl.name}' derives from itself", decl.span)
+    if len(seen) >= MAX_DERIVATION:
+        raise ResdslValidationError(
+            f"recipe '{decl.name}' derives through more than {MAX_DERIVATION} recipes", decl.span)
     fields: dict = {}
     spans: dict = {}
     if decl.base is not None:

@@ -83,14 +83,14 @@ def _check_nesting(text: str, path: str) -> None:
 def _check_depth(tree: Tree, path: str) -> None:
     """Refuse a tree deeper than the recursive passes after the parser can walk
     (a long chain such as `1 + 1 + ... + 1` is as deep as it has operators)."""
-    stack = [(tree, 1)]
-    while stack:
-        node, depth = stack.pop()
+    queue = deque([(tree, 1)])  # breadth first: the first too deep is the leftmost
+    while queue:
+        node, depth = queue.popleft()
         if depth > MAX_DEPTH:
             span = _span(path, node.meta) or Span(path, 1, 1, 1, 2)
             raise ResdslSyntaxError(
                 f"expression too long or nested too deeply (more than {MAX_DEPTH} levels)", span)
-        stack.extend((child, depth + 1) for child in node.children if isinstance(child, Tree))
+        queue.extend((child, depth + 1) for child in node.children if isinstance(child, Tree))
 
 
 # ---- syntax errors in words ------------------------------------------------------
@@ -182,8 +182,9 @@ def _syntax_error(error: UnexpectedInput, text: str, path: str) -> ResdslSyntaxE
 
 
 def _end_position(text: str) -> tuple[int, int]:
-    lines = text.splitlines() or [""]
-    return len(lines), len(lines[-1]) + 1
+    # Lines end at "\n" only, as Lark counts them; a final newline ends the last line.
+    lines = text.removesuffix("\n").split("\n")
+    return len(lines), len(lines[-1].removesuffix("\r")) + 1
 
 
 # ---- tree -> syntax models ---------------------------------------------------------
