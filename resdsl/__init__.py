@@ -35,7 +35,7 @@ def parse_network(source: str | Path, network: str | None = None,
 
 def parse(text: str, path: str = "<string>"):
     """The syntax tree of .res text (before families and blocks are expanded)."""
-    from .parse import parse as parse_text
+    from .parser import parse as parse_text
 
     return parse_text(text, path)
 

@@ -124,7 +124,7 @@ def fmt(specs: List[Path] = SPECS,
     """Print specs in canonical form (comments kept)."""
     from .fmt import format_module
     from .loader import read_spec
-    from .parse import parse
+    from .parser import parse
 
     changed = []
     for spec in specs:

@@ -10,7 +10,7 @@ from pathlib import Path
 from . import syntax as syn
 from .diagnostics import ResdslFileError, ResdslImportError, ResdslValidationError, Span
 from .evaluate import did_you_mean
-from .parse import parse
+from .parser import parse
 
 MAX_FILE_BYTES = 4 * 1024 * 1024  # far beyond any spec; refuse before parsing
 MAX_IMPORT_DEPTH = 64  # files importing files; deeper is a mistake (and would overflow the stack)
