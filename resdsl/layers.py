@@ -39,6 +39,22 @@ SIGNATURES: dict[str, Signature] = {
 
 SHORT_NAMES = {"batchnorm": "bn"}  # torchvision's module names: conv1, bn1, fc, ...
 
+# A label becomes a module attribute of the compiled network, so it cannot be a name
+# nn.Module (or the compiler's modules) already uses. Listed here because the lowering
+# never imports torch; tests/test_compiler.py checks the list against torch itself.
+RESERVED_LABELS = frozenset("""
+    T_destination add_module adds apply bfloat16 buffers call_super_init children compile
+    cpu cuda double dump_patches eval extra_repr float forward get_buffer get_extra_state
+    get_parameter get_submodule half ipu kind load_state_dict modules mtia named_buffers
+    named_children named_modules named_parameters network parameters register_backward_hook
+    register_buffer register_forward_hook register_forward_pre_hook
+    register_full_backward_hook register_full_backward_pre_hook
+    register_load_state_dict_post_hook register_load_state_dict_pre_hook register_module
+    register_parameter register_state_dict_post_hook register_state_dict_pre_hook
+    requires_grad_ residual_bn set_extra_state set_submodule share_memory state_dict to
+    to_empty train training type xpu zero_grad
+""".split())
+
 
 @dataclass
 class Written:
@@ -59,6 +75,10 @@ def check(stmt: syn.LayerStmt) -> Signature:
         raise ResdslValidationError(f"unknown layer '{stmt.layer}'", stmt.span,
                                     notes=did_you_mean(stmt.layer, SIGNATURES) or
                                     (f"layers: {', '.join(SIGNATURES)}",))
+    if stmt.label is not None and (stmt.label in RESERVED_LABELS or stmt.label.startswith("_")):
+        raise ResdslValidationError(
+            f"'{stmt.label}' cannot label a layer: the compiled module already uses that name",
+            stmt.span, notes=("choose another label, such as conv1 or proj",))
     sig = SIGNATURES[stmt.layer]
     positional = [a for a in stmt.args if a.name is None]
     if len(positional) > len(sig.positional) or len(positional) < sig.required:

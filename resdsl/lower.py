@@ -347,7 +347,15 @@ class _NetworkLowering:
         # Stem and head layers share the network's top level (conv1, bn1, ..., fc).
         stmts = [item for section in (sections.stem, sections.head) if section
                  for item in section.body if isinstance(item, syn.LayerStmt)]
-        return {id(s): n for s, n in zip(stmts, layers.default_names(stmts))}
+        names = layers.default_names(stmts)
+        stage_modules = {f"layer{k + 1}" for k in range(len(sections.stages))}
+        for stmt, name in zip(stmts, names):
+            if name in stage_modules:
+                raise ResdslValidationError(
+                    f"'{name}' is the module of a stage; a stem or head layer cannot use it",
+                    stmt.span)
+        _check_unique(names, [s.span for s in stmts])
+        return {id(s): n for s, n in zip(stmts, names)}
 
     def _stage(self, role, stmt, shape, option, index, top_names) -> ir.Stage:
         module = f"layer{index}" if role == "stage" else ""

@@ -435,3 +435,17 @@ def test_describe_module_of_a_net_without_residual_points():
     rows = describe_module(parse_network(ROOT / "specs" / "vgg19.res"))
     assert rows[0]["block"] == "2 x conv_relu" and rows[0]["shortcut"] == ""
     assert rows[0]["blocks"][0]["shortcut"] is None and rows[0]["layers"] == ["layer1.maxpool"]
+
+
+def test_reserved_labels_cover_every_name_a_compiled_module_uses():
+    """The lowering refuses these labels without importing torch; torch decides them."""
+    from torch import nn
+
+    from resdsl.compiler import Block, CompiledNetwork
+    from resdsl.layers import RESERVED_LABELS
+
+    model = compile_network(parse_network(ROOT / "specs" / "resnet20.res"))
+    block = model.layer2[0]
+    used = {n for n in dir(nn.Module) + dir(Block) + dir(CompiledNetwork) if not n.startswith("_")}
+    used |= {n for n in vars(model) | vars(block) if not n.startswith("_")}
+    assert used <= RESERVED_LABELS
