@@ -1,9 +1,10 @@
 """Training throughput: resdsl-compiled modules against hand-written PyTorch.
 
 For each network, both models are built in this process, given the same weights,
-and timed on the same synthetic batches, alternating rounds so that machine noise
-falls on both alike. Reports images/s for each and the ratio compiled / hand-written
-(1.00 means compiling from a spec costs nothing at run time).
+and timed on the same synthetic batches in alternating rounds (ABBA order), so that
+machine noise falls on both alike. Reports images/s for each and the ratio compiled /
+hand-written — the median of the per-round ratios, with their range (1.00 means
+compiling from a spec costs nothing at run time).
 
     python bench/train_throughput.py                 # CPU: resnet20/56/110 and resnet50
     python bench/train_throughput.py --device cuda --modes fp32,bf16-cl,compile
@@ -90,12 +91,18 @@ def measure(name: str, device: str, mode: str, steps: int, rounds: int) -> dict:
     for model, optimizer in pair:  # warm-up: kernels chosen, compile done
         time_steps(model, optimizer, batch, 3, mode)
     times = {"resdsl": [], "hand-written": []}
-    for _ in range(rounds):
-        for label, (model, optimizer) in zip(times, pair):
+    labelled = list(zip(times, pair))
+    for round_ in range(rounds):
+        # ABBA order: whichever runs first in a round gets no systematic advantage.
+        for label, (model, optimizer) in (labelled if round_ % 2 == 0 else labelled[::-1]):
             times[label].append(time_steps(model, optimizer, batch, steps, mode))
     rates = {k: batch_size * steps / statistics.median(v) for k, v in times.items()}
+    # The ratio is taken within each round, then the median over rounds: slow drifts
+    # of the machine (other processes, clocks) cancel within a round.
+    ratios = [hand / mine for mine, hand in zip(times["resdsl"], times["hand-written"])]
     return {"network": name, "mode": mode, "batch": batch_size, **rates,
-            "ratio": rates["resdsl"] / rates["hand-written"]}
+            "ratio": statistics.median(ratios),
+            "spread": (min(ratios), max(ratios))}
 
 
 def main() -> None:
@@ -110,7 +117,7 @@ def main() -> None:
     print(f"device: {torch.cuda.get_device_name() if not cpu else 'cpu'}, torch {torch.__version__}, "
           f"threads {torch.get_num_threads()}")
     print(f"{'network':<10} {'mode':<16} {'batch':>5} {'resdsl img/s':>13} {'hand img/s':>11} "
-          f"{'ratio':>6}" + ("" if cpu else f" {'peak GiB':>9} {'64k iters':>10}"))
+          f"{'ratio':>6} {'(min-max)':>13}" + ("" if cpu else f" {'peak GiB':>9} {'64k iters':>10}"))
     for name in args.networks.split(","):
         for mode in args.modes.split(","):
             if not cpu:
@@ -118,7 +125,8 @@ def main() -> None:
             steps = args.steps or (2 if cpu and name == "resnet50" else 5 if cpu else 50)
             row = measure(name, args.device, mode, steps, args.rounds)
             line = (f"{name:<10} {mode:<16} {row['batch']:>5} {row['resdsl']:>13.1f} "
-                    f"{row['hand-written']:>11.1f} {row['ratio']:>6.3f}")
+                    f"{row['hand-written']:>11.1f} {row['ratio']:>6.3f} "
+                    f"{row['spread'][0]:>6.3f}-{row['spread'][1]:.3f}")
             if not cpu:
                 schedule = PAPER_ITERATIONS * row["batch"] / row["resdsl"]
                 line += f" {torch.cuda.max_memory_allocated() / 2**30:>9.2f} {schedule / 60:>8.1f} m"

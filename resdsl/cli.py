@@ -21,8 +21,9 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
                   help="A declarative language and compiler for residual networks "
                        "(He et al. 2015).")
 # Piped output (files, CI logs) has no terminal width to fit: give tables room.
-out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 160)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+out = Console(highlight=False, soft_wrap=True, emoji=False,
+              width=None if sys.stdout.isatty() else 160)
+err = Console(stderr=True, highlight=False, soft_wrap=True, emoji=False)
 
 SPECS = typer.Argument(..., help=".res spec files", show_default=False)
 NETWORK = typer.Option(None, "--network", "-n", help="which network, if a file declares several")
