@@ -22,7 +22,7 @@ from resdsl import syntax as syn
 from resdsl.diagnostics import ResdslError, render
 from resdsl.loader import MAX_FILE_BYTES, PRELUDE_PATH, load_program, program_from_text
 from resdsl.lower import lower, lower_recipe, static_check
-from resdsl.parse import _parser
+from resdsl.parser import _parser
 
 ROOT = Path(__file__).resolve().parents[1]
 SPECS = ROOT / "specs"

@@ -21,7 +21,7 @@ import pytest
 from resdsl.diagnostics import Diagnostic, ResdslError, render
 from resdsl.loader import load_program
 from resdsl.lower import lower
-from resdsl.parse import _parser
+from resdsl.parser import _parser
 
 INVALID = Path(__file__).resolve().parent / "invalid"
 CORPUS = sorted(p for p in INVALID.glob("*.res") if not p.name.endswith(".inc.res"))

@@ -9,7 +9,7 @@ from resdsl.diagnostics import ResdslError
 from resdsl.evaluate import Symbol, evaluate
 from resdsl.loader import program_from_text
 from resdsl.lower import lower, quantity
-from resdsl.parse import parse
+from resdsl.parser import parse
 
 from helpers import REFERENCE, ROOT
 

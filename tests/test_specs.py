@@ -5,7 +5,7 @@ import pytest
 from resdsl.fmt import format_module
 from resdsl.loader import load_program
 from resdsl.lower import lower
-from resdsl.parse import parse
+from resdsl.parser import parse
 
 from helpers import ROOT, network_specs, spec_files, spec_id
 
