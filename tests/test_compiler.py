@@ -270,8 +270,16 @@ def test_duplicate_top_level_names_are_an_error():
         stage s: 1 x basic(4)
         head { avgpool; fc classes }
     }"""
+    with pytest.raises(ResdslValidationError, match="'layer1' is the module of a stage"):
+        parse_network(text)  # the lowering refuses the spec ...
+    # ... and the compiler refuses an IR with the clash built some other way (from JSON, say).
+    net = parse_network(text.replace("layer1: batchnorm", "batchnorm"))
+    stem = net.stages[0]
+    renamed = stem.model_copy(update={"items": [stem.items[0],
+                                                stem.items[1].model_copy(update={"name": "layer1"})]})
+    clash = net.model_copy(update={"stages": [renamed, *net.stages[1:]]})
     with pytest.raises(ResdslValidationError, match="named 'layer1'"):
-        compile_network(parse_network(text))
+        compile_network(clash)
 
 
 # ---- plain nn.Modules at run time ---------------------------------------------------------------------
