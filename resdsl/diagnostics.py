@@ -5,7 +5,7 @@ Library code raises `ResdslError`; only the CLI renders and prints them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 # Text of every source the loader has read, by path, so a diagnostic can show its
 # line long after the parse that produced it. The CLI is one process; this is enough.

@@ -16,7 +16,7 @@ from . import ir
 from . import layers
 from . import syntax as syn
 from .diagnostics import ErrorCollector, ResdslError, ResdslValidationError, Span
-from .evaluate import (CONSTANTS, EvalValue, Symbol, as_float, as_int, describe, did_you_mean,
+from .evaluate import (CONSTANTS, EvalValue, Symbol, as_int, describe, did_you_mean,
                        evaluate, to_ir_value)
 from .loader import Namespace, Program
 

@@ -449,7 +449,7 @@ def test_reserved_labels_cover_every_name_a_compiled_module_uses():
     """The lowering refuses these labels without importing torch; torch decides them."""
     from torch import nn
 
-    from resdsl.compiler import Block, CompiledNetwork
+    from resdsl.compiler import Block
     from resdsl.layers import RESERVED_LABELS
 
     model = compile_network(parse_network(ROOT / "specs" / "resnet20.res"))

@@ -104,7 +104,7 @@ def make_batches(seed: int, rank: int = 0, world: int = 1, size: int = 50):
 def test_same_seed_same_batches_other_seed_other_batches():
     a, b, c = make_batches(7), make_batches(7), make_batches(8)
     for _ in range(5):
-        (xa, ya), (xb, yb), (xc, yc) = next(a), next(b), next(c)
+        (xa, ya), (xb, yb), (_, yc) = next(a), next(b), next(c)
         assert torch.equal(xa, xb) and torch.equal(ya, yb)
     assert not torch.equal(ya, yc)
 
