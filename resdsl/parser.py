@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import deque
+from dataclasses import replace
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -321,7 +322,7 @@ def _attach_comments(module: syn.Module, tokens: list[Token]) -> syn.Module:
     pending = deque(tokens)
     decls = _attach_all(module.decls, pending)
     rest = tuple(_comment_text(t) for t in pending)
-    return module.model_copy(update={"decls": decls, "end_comments": rest})
+    return replace(module, decls=decls, end_comments=rest)
 
 
 def _attach_all(stmts: list, pending: deque) -> list:
@@ -350,7 +351,7 @@ def _attach(stmt, pending: deque, next_start: int | None):
     last_on_line = next_start != stmt.span.end_line
     if last_on_line and pending and pending[0].line == stmt.span.end_line:
         update["trailing_comment"] = _comment_text(pending.popleft())
-    return stmt.model_copy(update=update)
+    return replace(stmt, **update)
 
 
 def _comment_text(token: Token) -> str:

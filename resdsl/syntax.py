@@ -1,35 +1,45 @@
 """The syntax tree: a .res file as written, before anything is evaluated or expanded.
 
 `parse` builds these; `lower` turns them into the expanded IR (`ir.py`); `fmt` prints
-them back as canonical text, comments included. Frozen pydantic models with spans,
-like the IR, so `.res -> syntax -> fmt -> syntax` can be checked with `model_dump()`.
+them back as canonical text, comments included. Frozen dataclasses rather than
+pydantic models: the parser's output needs no validation, and `resdsl summary` starts
+faster without building their schemas. Spans are left out of equality, so
+`.res -> syntax -> fmt -> syntax` can be checked with `==`.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, Union
+from dataclasses import dataclass, field
+from typing import Literal, Union
 
-from pydantic import Field
+from .diagnostics import Span
 
-from .ir import Node
+
+@dataclass(frozen=True, kw_only=True)
+class Node:
+    span: Span | None = field(default=None, compare=False, repr=False)
 
 
 # ---- expressions ---------------------------------------------------------------
+@dataclass(frozen=True, kw_only=True)
 class Number(Node):
     kind: Literal["number"] = "number"
     text: str  # as written ("0.1", "1e-4", "64"), so fmt gives it back unchanged
 
 
+@dataclass(frozen=True, kw_only=True)
 class Dims(Node):
     kind: Literal["dims"] = "dims"
     values: tuple[int, ...]  # 3x3 -> (3, 3); 3x224x224 -> (3, 224, 224)
 
 
+@dataclass(frozen=True, kw_only=True)
 class Name(Node):
     kind: Literal["name"] = "name"
     id: str
 
 
+@dataclass(frozen=True, kw_only=True)
 class BinOp(Node):
     kind: Literal["binop"] = "binop"
     op: Literal["+", "-", "*", "/", "//"]
@@ -37,6 +47,7 @@ class BinOp(Node):
     right: Expr
 
 
+@dataclass(frozen=True, kw_only=True)
 class Conditional(Node):
     """`then if left == right else otherwise` (or `!=`)."""
 
@@ -48,62 +59,72 @@ class Conditional(Node):
     otherwise: Expr
 
 
-Expr = Annotated[Union[Number, Dims, Name, BinOp, Conditional], Field(discriminator="kind")]
+Expr = Union[Number, Dims, Name, BinOp, Conditional]
 
 
 # ---- calls, layers, bodies ---------------------------------------------------------
+@dataclass(frozen=True, kw_only=True)
 class Arg(Node):
     name: str | None = None  # keyword (call) or option name (layer); None if positional
     value: Expr
 
 
+@dataclass(frozen=True, kw_only=True)
 class Call(Node):
     name: str
     args: list[Arg] | None = None  # None: written without parentheses
 
 
+@dataclass(frozen=True, kw_only=True)
 class Statement(Node):
     comments: tuple[str, ...] = ()  # whole-line comments just above, without '#'
     trailing_comment: str | None = None  # a comment at the end of the statement's line
 
 
+@dataclass(frozen=True, kw_only=True)
 class LayerStmt(Statement):
     kind: Literal["layer"] = "layer"
     label: str | None = None
     layer: str
-    args: list[Arg] = []
+    args: list[Arg] = field(default_factory=list)
 
 
+@dataclass(frozen=True, kw_only=True)
 class RepeatStmt(Statement):
     kind: Literal["repeat"] = "repeat"
     count: Expr
     call: Call
 
 
-BodyItem = Annotated[Union[LayerStmt, RepeatStmt], Field(discriminator="kind")]
+BodyItem = Union[LayerStmt, RepeatStmt]
 
 
+@dataclass(frozen=True, kw_only=True)
 class Param(Node):
     name: str
     default: Expr | None = None
 
 
 # ---- network statements ------------------------------------------------------------
+@dataclass(frozen=True, kw_only=True)
 class InputStmt(Statement):
     kind: Literal["input"] = "input"
     dims: Dims
 
 
+@dataclass(frozen=True, kw_only=True)
 class ClassesStmt(Statement):
     kind: Literal["classes"] = "classes"
     value: Expr
 
 
+@dataclass(frozen=True, kw_only=True)
 class ShortcutStmt(Statement):
     kind: Literal["shortcut"] = "shortcut"
     value: Expr
 
 
+@dataclass(frozen=True, kw_only=True)
 class SectionStmt(Statement):
     """`stem [name] { ... }`, `stage name { ... }` and `head [name] { ... }`."""
 
@@ -113,15 +134,17 @@ class SectionStmt(Statement):
     body: list[BodyItem]
 
 
+@dataclass(frozen=True, kw_only=True)
 class StageStmt(Statement):
     """`stage name: N x block(args), option value, ...`"""
 
     kind: Literal["stage"] = "stage"
     name: str
     repeat: RepeatStmt
-    options: list[Arg] = []
+    options: list[Arg] = field(default_factory=list)
 
 
+@dataclass(frozen=True, kw_only=True)
 class ExpectStmt(Statement):
     kind: Literal["expect"] = "expect"
     metric: str
@@ -129,29 +152,30 @@ class ExpectStmt(Statement):
     within: str | None = None  # percent, as written
 
 
+@dataclass(frozen=True, kw_only=True)
 class RecipeField(Statement):
     name: str
     values: list[Expr]
 
 
+@dataclass(frozen=True, kw_only=True)
 class TrainStmt(Statement):
     kind: Literal["train"] = "train"
     recipe: str
     fields: list[RecipeField] | None = None
 
 
-NetStmt = Annotated[
-    Union[InputStmt, ClassesStmt, ShortcutStmt, SectionStmt, StageStmt, ExpectStmt, TrainStmt],
-    Field(discriminator="kind"),
-]
+NetStmt = Union[InputStmt, ClassesStmt, ShortcutStmt, SectionStmt, StageStmt, ExpectStmt, TrainStmt]
 
 
 # ---- top-level declarations --------------------------------------------------------
+@dataclass(frozen=True, kw_only=True)
 class ImportDecl(Statement):
     kind: Literal["import"] = "import"
     path: str
 
 
+@dataclass(frozen=True, kw_only=True)
 class BlockDecl(Statement):
     kind: Literal["block"] = "block"
     name: str
@@ -159,6 +183,7 @@ class BlockDecl(Statement):
     body: list[BodyItem]
 
 
+@dataclass(frozen=True, kw_only=True)
 class FamilyDecl(Statement):
     kind: Literal["family"] = "family"
     name: str
@@ -166,6 +191,7 @@ class FamilyDecl(Statement):
     body: list[NetStmt]
 
 
+@dataclass(frozen=True, kw_only=True)
 class NetworkDecl(Statement):
     kind: Literal["network"] = "network"
     name: str
@@ -173,6 +199,7 @@ class NetworkDecl(Statement):
     body: list[NetStmt] | None = None
 
 
+@dataclass(frozen=True, kw_only=True)
 class RecipeDecl(Statement):
     kind: Literal["recipe"] = "recipe"
     name: str
@@ -180,17 +207,12 @@ class RecipeDecl(Statement):
     fields: list[RecipeField]
 
 
-Decl = Annotated[
-    Union[ImportDecl, BlockDecl, FamilyDecl, NetworkDecl, RecipeDecl],
-    Field(discriminator="kind"),
-]
+Decl = Union[ImportDecl, BlockDecl, FamilyDecl, NetworkDecl, RecipeDecl]
 
 
+@dataclass(frozen=True, kw_only=True)
 class Module(Node):
-    path: str = Field(default="<string>", exclude=True)
+    path: str = field(default="<string>", compare=False)
     decls: list[Decl]
     end_comments: tuple[str, ...] = ()  # comments after the last declaration
 
-
-for _model in (BinOp, Conditional, Arg):
-    _model.model_rebuild()
