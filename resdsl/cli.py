@@ -144,9 +144,13 @@ def fmt(specs: List[Path] = SPECS,
 
 
 def _write_atomically(path: Path, text: str) -> None:
-    temp = path.with_name(f".{path.name}.tmp")
-    temp.write_text(text, encoding="utf-8")
-    os.replace(temp, path)
+    from .atomic import atomic_write
+    from .diagnostics import ResdslFileError
+
+    try:
+        atomic_write(path, lambda file: file.write(text.encode("utf-8")))
+    except OSError as error:
+        raise ResdslFileError(f"cannot write: {error.strerror or error}", file=str(path)) from None
 
 
 # ---- build ---------------------------------------------------------------------------------

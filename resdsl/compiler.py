@@ -14,8 +14,6 @@ submodules built once, as hand-written code would.
 
 from __future__ import annotations
 
-import os
-import secrets
 from collections import OrderedDict
 from pathlib import Path
 from typing import Callable
@@ -27,6 +25,7 @@ from torch import nn
 
 from . import __version__
 from . import ir
+from .atomic import atomic_write
 from .diagnostics import ResdslFileError, ResdslValidationError
 
 FORMAT = "resdsl-model"  # tag of a saved model file, so a stray .pt is recognised
@@ -382,20 +381,10 @@ def _unwrap(model: nn.Module) -> CompiledNetwork:
 
 
 def _write_atomically(payload: dict, path: Path) -> None:
-    # A reader never sees half a file: write beside the target, then rename over it.
-    # open(..., "xb") rather than tempfile: the file gets the user's umask, not 0600.
-    temp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
     try:
-        with open(temp, "xb") as handle:
-            torch.save(payload, handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temp, path)
-    except BaseException as error:
-        temp.unlink(missing_ok=True)
-        if isinstance(error, OSError):
-            raise ResdslFileError(f"cannot write: {error.strerror or error}", file=str(path)) from None
-        raise
+        atomic_write(path, lambda file: torch.save(payload, file))
+    except OSError as error:
+        raise ResdslFileError(f"cannot write: {error.strerror or error}", file=str(path)) from None
 
 
 def load_saved(path: str | Path, **options) -> CompiledNetwork:

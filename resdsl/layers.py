@@ -133,11 +133,11 @@ def _fail(message: str, span: Span | None) -> None:
 def _need_map(w: Written, in_shape: ir.Shape) -> tuple[int, int, int]:
     if len(in_shape) != 3:
         _fail(f"'{w.kind}' needs a feature map (CxHxW), but its input is already flat "
-              f"({_shape(in_shape)})", w.span)
+              f"({shape_text(in_shape)})", w.span)
     return in_shape  # type: ignore[return-value]
 
 
-def _shape(shape: ir.Shape) -> str:
+def shape_text(shape: ir.Shape) -> str:
     return "x".join(str(d) for d in shape)
 
 
@@ -230,7 +230,7 @@ def _flatten(w: Written, name: str, in_shape: ir.Shape) -> ir.Flatten:
 
 def _fc(w: Written, name: str, in_shape: ir.Shape) -> ir.FC:
     if len(in_shape) == 3 and in_shape[1:] != (1, 1):
-        _fail(f"fc needs a 1x1 map or a flat input, but its input is {_shape(in_shape)}: "
+        _fail(f"fc needs a 1x1 map or a flat input, but its input is {shape_text(in_shape)}: "
               "put `avgpool` (or `flatten`) before it", w.span)
     features = as_int(w.values["features"], "features", w.span_of("features"))
     if features > MAX_CHANNELS:

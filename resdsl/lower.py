@@ -514,7 +514,7 @@ def residual(name: str, shape: ir.Shape, block_in: ir.Shape, option: str,
     stride = -(-block_in[1] // shape[1])
     if any((size - 1) // stride + 1 != out for size, out in zip(block_in[1:], shape[1:])):
         raise ResdslValidationError(
-            f"no shortcut maps {_fmt(block_in)} to {_fmt(shape)}: the spatial sizes do not "
+            f"no shortcut maps {layers.shape_text(block_in)} to {layers.shape_text(shape)}: the spatial sizes do not "
             "differ by a stride", span)
     if stride > 2 and option == "A":
         raise ResdslValidationError(f"the shortcut would need stride {stride}", span)
@@ -528,10 +528,6 @@ def residual(name: str, shape: ir.Shape, block_in: ir.Shape, option: str,
 
 
 # ---- small helpers --------------------------------------------------------------------
-def _fmt(shape: ir.Shape) -> str:
-    return "x".join(str(d) for d in shape)
-
-
 def _check_unique(names: list[str], spans: list) -> None:
     seen: set[str] = set()
     for name, span in zip(names, spans):
@@ -546,10 +542,10 @@ def _input_shape(stmt: syn.InputStmt) -> ir.Shape:
         raise ResdslValidationError(f"input must be CxHxW, such as 3x224x224; got {len(dims)} sizes",
                                     stmt.dims.span)
     if min(dims) < 1:
-        raise ResdslValidationError(f"input sizes must be positive, got {_fmt(dims)}", stmt.dims.span)
+        raise ResdslValidationError(f"input sizes must be positive, got {layers.shape_text(dims)}", stmt.dims.span)
     if max(dims[1:]) > MAX_SPATIAL or dims[0] > layers.MAX_CHANNELS:
         raise ResdslValidationError(
-            f"input size {_fmt(dims)} is too large (at most {layers.MAX_CHANNELS} channels "
+            f"input size {layers.shape_text(dims)} is too large (at most {layers.MAX_CHANNELS} channels "
             f"and {MAX_SPATIAL} pixels a side)", stmt.dims.span)
     return dims
 

@@ -101,3 +101,16 @@ def test_check_reports_a_failed_expectation(tmp_path):
     result = run("check", spec)
     assert result.exit_code == 1
     assert "✗" in result.output and "0.5M" in result.output
+
+
+def test_fmt_write_is_atomic_and_keeps_the_usual_permissions(tmp_path):
+    import os
+    import stat
+
+    spec = tmp_path / "messy.res"
+    spec.write_text("network n{input 3x32x32;classes 10\nhead{avgpool;fc classes}}\n")
+    assert run("fmt", "--write", spec).exit_code == 0
+    umask = os.umask(0)
+    os.umask(umask)
+    assert stat.S_IMODE(spec.stat().st_mode) == 0o666 & ~umask
+    assert [p.name for p in tmp_path.iterdir()] == ["messy.res"]  # no temporary left behind

@@ -14,13 +14,13 @@ import hashlib
 import os
 import random
 import re
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import torch
 
+from ..atomic import atomic_write
 from .errors import CheckpointError
 
 FORMAT = 1  # bump when the layout of "state" changes
@@ -40,45 +40,12 @@ def list_checkpoints(run_dir: str | os.PathLike) -> list[Path]:
     return [path for _, path in sorted(found)]
 
 
-def atomic_write(path: Path, write: Callable[[IO[bytes]], None]) -> None:
-    """Write through a temporary file in the same folder, then rename it over `path`.
-
-    The rename is atomic: `path` is either the old complete file or the new complete
-    one, whatever happens (a crash, a full disk, SIGKILL). A failed write leaves nothing.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as file:
-            write(file)
-            file.flush()
-            os.fsync(file.fileno())  # the bytes are on disk before the name points at them
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    _fsync_folder(path.parent)
-
-
-def _fsync_folder(folder: Path) -> None:
-    # Makes the rename itself durable; not possible (nor needed) on every platform.
-    try:
-        handle = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(handle)
-    except OSError:
-        pass
-    finally:
-        os.close(handle)
-
-
 def save_checkpoint(run_dir: str | os.PathLike, iteration: int, state: dict[str, Any],
                     keep: int) -> Path:
     """Write `ckpt_<iteration>.pt` atomically, then delete all but the newest `keep`."""
     path = checkpoint_path(run_dir, iteration)
     payload = {"format": FORMAT, "sha256": digest(state), "state": state}
+    path.parent.mkdir(parents=True, exist_ok=True)  # checkpoints/ inside the run folder
     atomic_write(path, lambda file: torch.save(payload, file))
     for old in list_checkpoints(run_dir)[:-keep]:
         old.unlink(missing_ok=True)

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from .checkpoint import atomic_write
+from ..atomic import atomic_write
 from .errors import PlotError
 from .progress import HELD_OUT
 from .runfolder import METRICS, read_metrics
@@ -47,6 +47,7 @@ def plot_runs(run_dirs: Sequence[str | os.PathLike], out_png: str | os.PathLike,
     buffer = io.BytesIO()
     FigureCanvasAgg(figure).print_png(buffer)
     out = Path(out_png)
+    out.parent.mkdir(parents=True, exist_ok=True)
     atomic_write(out, lambda file: file.write(buffer.getvalue()))  # never a half-drawn PNG
     return out
 

@@ -20,7 +20,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from .. import ir
-from .checkpoint import atomic_write
+from ..atomic import atomic_write
 from .errors import CheckpointError, OptionsError
 from .options import TrainOptions
 
@@ -60,6 +60,7 @@ def versions() -> dict[str, str]:
 
 def write_config(run_dir: Path, config: dict[str, Any]) -> None:
     text = json.dumps(config, indent=2) + "\n"
+    run_dir.mkdir(parents=True, exist_ok=True)
     atomic_write(run_dir / CONFIG, lambda file: file.write(text.encode()))
 
 

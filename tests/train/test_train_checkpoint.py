@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from resdsl.train.checkpoint import (atomic_write, checkpoint_path, list_checkpoints,
+from resdsl.atomic import atomic_write
+from resdsl.train.checkpoint import (checkpoint_path, list_checkpoints,
                                      load_checkpoint, load_latest, restore_rng, rng_state,
                                      save_checkpoint)
 from resdsl.train.errors import CheckpointError

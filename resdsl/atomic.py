@@ -1,0 +1,46 @@
+"""Writing a file so that a reader never sees half of it: checkpoints, saved models,
+run records, and specs rewritten by `resdsl fmt --write`. No torch here, so the CLI's
+light commands can use it."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import IO, Callable
+
+
+def atomic_write(path: str | os.PathLike, write: Callable[[IO[bytes]], None]) -> None:
+    """Write through a temporary file beside `path`, then rename it over `path`.
+
+    The rename is atomic: `path` is the old complete file or the new complete one,
+    whatever happens (a crash, a full disk, SIGKILL), and a failed write leaves nothing.
+    The file gets the user's usual permissions (open(..., "x"), not tempfile's 0600).
+    The folder must exist: whether to create one is the caller's decision.
+    """
+    path = Path(path)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    try:
+        with open(temporary, "xb") as file:
+            write(file)
+            file.flush()
+            os.fsync(file.fileno())  # the bytes are on disk before the name points at them
+        os.replace(temporary, path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+    _fsync_folder(path.parent)
+
+
+def _fsync_folder(folder: Path) -> None:
+    # Makes the rename itself durable; not possible (nor needed) on every platform.
+    try:
+        handle = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(handle)
+    except OSError:
+        pass
+    finally:
+        os.close(handle)
