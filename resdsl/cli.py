@@ -262,7 +262,8 @@ def train(spec: Path = typer.Argument(..., help="a .res spec"),
           log_every: int = typer.Option(100, help="iterations between log lines"),
           zero_init_residual: bool = typer.Option(False, help="zero the last BN of each block"),
           nproc: Optional[int] = typer.Option(None, help="launch N processes with torchrun"),
-          sync_bn: bool = typer.Option(False, help="synchronised BatchNorm across GPUs"),
+          sync_bn: bool = typer.Option(False, help="BatchNorm statistics over all GPUs "
+                                       "(CUDA only)"),
           network: Optional[str] = NETWORK) -> None:
     """Train a spec with its recipe (the paper's CIFAR-10 recipe for the CIFAR specs)."""
     if nproc is not None and "RANK" not in os.environ:
@@ -278,13 +279,11 @@ def train(spec: Path = typer.Argument(..., help="a .res spec"),
         iterations=iterations, batch_size=batch_size, lr=lr, eval_every=eval_every, seed=seed,
         val_split=val_split, data=data, data_dir=data_dir, download=download,
         skip_checksum=skip_checksum, out=out, resume=resume, device=device, precision=precision,
-        channels_last=channels_last, compile=compile, workers=workers,
+        channels_last=channels_last, compile=compile, sync_bn=sync_bn, workers=workers,
         keep_checkpoints=keep_checkpoints, checkpoint_every=checkpoint_every, log_every=log_every)
     chosen = training.resolve_recipe(_recipe_for(program, net, recipe), _parse_sets(set_fields))
     training.seed_everything(seed)  # before building: the He init is part of the run
     model = compile_network(net, zero_init_residual=zero_init_residual)
-    if sync_bn:
-        model = _sync_batchnorm(model, device)
     reporter = training.make_reporter()
     result = training.train(model, net, chosen, options, program.text, reporter)
     if result.interrupted:
@@ -313,14 +312,6 @@ def _parse_sets(items: list[str]) -> dict:
         fields[key.strip()] = None if value.strip() == "none" else \
             tuple(parts) if key.strip() == "lr_steps" or len(parts) > 1 else parts[0]
     return fields
-
-
-def _sync_batchnorm(model, device: str):
-    import torch
-
-    if device == "cpu" or not torch.cuda.is_available():
-        raise typer.BadParameter("synchronised BatchNorm needs CUDA", param_hint="--sync-bn")
-    return torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
 
 
 def _launch_torchrun(nproc: int) -> int:

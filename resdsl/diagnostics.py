@@ -43,7 +43,8 @@ class Diagnostic:
     def location(self) -> str:
         if self.span is not None:
             return str(self.span)
-        return self.file or "<input>"
+        # Neither a place in a spec nor a file: a command-line option, named in the message.
+        return self.file or "resdsl"
 
 
 class ResdslError(Exception):

@@ -6,8 +6,9 @@
 
 Modules, one per concern: options (TrainOptions, recipe overrides), cifar / folder / data
 (sources), batches (on-device batches and augmentation), schedule (lr), checkpoint,
-runfolder (config.json, metrics.jsonl), loop (train, evaluate), distributed (torchrun),
-progress (reporters), plot (Figure 6 curves).
+runfolder (config.json, metrics.jsonl), loop (train, evaluate), speed (precision,
+channels_last, torch.compile, SyncBatchNorm), distributed (torchrun), progress
+(reporters), plot (Figure 6 curves).
 """
 
 from .checkpoint import load_weights

@@ -108,7 +108,12 @@ class ShuffledOrder:
         self.perm = self._draw()
 
     def _draw(self) -> Tensor:
-        return torch.randperm(self.size, generator=self.generator).to(self.device)
+        perm = torch.randperm(self.size, generator=self.generator)
+        if torch.device(self.device).type == "cuda":
+            # From pinned memory, without blocking: a plain copy to the GPU would wait for
+            # the queued steps, a host sync once per epoch.
+            return perm.pin_memory().to(self.device, non_blocking=True)
+        return perm.to(self.device)
 
     def exhausted(self) -> bool:
         return self.position + self.batch_size > self.size

@@ -41,6 +41,7 @@ from .progress import RecordingReporter, Reporter
 from .runfolder import (CONFIG, CURVES, append_metrics, load_run, new_run_dir, trim_metrics,
                         versions, write_config)
 from .schedule import LRSchedule
+from .speed import autocast, check_sync_bn, default_precision, prepare_model
 
 # Options that a resumed run takes from the command line; all others come from the run's
 # config.json, because changing them would change what the run computes.
@@ -119,8 +120,7 @@ class _Run:
     plot_failed: bool = False  # matplotlib missing: said once, not again
 
     def autocast(self) -> AbstractContextManager:
-        return torch.autocast(self.device.type, dtype=torch.bfloat16,
-                              enabled=self.precision == "bf16")
+        return autocast(self.device, self.precision)
 
 
 def train(model: nn.Module, network: ir.Network, recipe: ir.Recipe, options: TrainOptions,
@@ -141,9 +141,9 @@ def evaluate(model: nn.Module, data: Data | Iterable[tuple[Tensor, Tensor]],
              device: torch.device | str, precision: str = "fp32") -> float:
     """Error (a fraction) of `model` on `data`'s held-out images: for `resdsl eval`."""
     batches = data.eval if isinstance(data, Data) else data
-    autocast = lambda: torch.autocast(torch.device(device).type, dtype=torch.bfloat16,  # noqa: E731
-                                      enabled=precision == "bf16")
-    wrong, total = count_errors(model, batches, torch.device(device), autocast).tolist()
+    device = torch.device(device)
+    counts = count_errors(model, batches, device, lambda: autocast(device, precision))
+    wrong, total = counts.tolist()
     return wrong / total
 
 
@@ -198,6 +198,8 @@ def _prepare(model: nn.Module, network: ir.Network, recipe: ir.Recipe, options: 
         recipe, options = _resumed_settings(options, spec_text)
     recipe = resolve_recipe(recipe, options)
     device = pick_device(options.device, dist)
+    if options.sync_bn:
+        check_sync_bn(device)  # before the data is read: a mistake should cost nothing
     dist.start(device)
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True  # fixed shapes: let cuDNN pick its fastest kernels
@@ -234,18 +236,13 @@ def _build(model: nn.Module, network: ir.Network, recipe: ir.Recipe, options: Tr
     # Made once the data is there: a mistyped --data-dir leaves no empty run folder behind.
     run_dir = Path(options.resume) if options.resume is not None else Path(dist.share(
         str(new_run_dir(options.out, network.name)) if dist.is_main else None))
-    model.to(device).train()
-    if options.channels_last:
-        model.to(memory_format=torch.channels_last)
-    forward = dist.wrap(model)
-    if options.compile:
-        # Every batch has the same shape (the batches drop the ragged tail), so on CUDA
-        # the step can replay as CUDA graphs: "reduce-overhead" removes launch costs.
-        forward = torch.compile(forward, mode="reduce-overhead" if device.type == "cuda" else None)
+    model.train()
+    forward = prepare_model(model, device, channels_last=options.channels_last,
+                            compile=options.compile, sync_bn=options.sync_bn, wrap=dist.wrap)
     # Weight decay on every parameter, BatchNorm's included, as the paper's Caffe setup.
     optimizer = torch.optim.SGD(model.parameters(), lr=recipe.lr, momentum=recipe.momentum,
                                 weight_decay=recipe.weight_decay)
-    precision = options.precision or ("bf16" if device.type == "cuda" else "fp32")
+    precision = options.precision or default_precision(device)
     return _Run(model, forward, optimizer, LRSchedule(recipe), data, recipe, options, dist,
                 device, precision, run_dir, reporter, _Window(device))
 

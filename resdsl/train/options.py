@@ -48,6 +48,7 @@ class TrainOptions:
     precision: str | None = None  # "fp32" | "bf16" autocast; None: bf16 on cuda, else fp32
     channels_last: bool = False  # NHWC memory layout, faster convolutions on tensor cores
     compile: bool = False  # torch.compile the model (slow start, faster steps)
+    sync_bn: bool = False  # BatchNorm statistics over all GPUs' batches (CUDA, NCCL only)
     workers: int = 4  # DataLoader processes, ImageFolder data only (the rest is on device)
 
     def __post_init__(self) -> None:

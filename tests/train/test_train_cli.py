@@ -2,13 +2,13 @@
 in the official formats, with a real compiled spec (ResNet-20)."""
 
 import json
+from pathlib import Path
 
+import pytest
+from train_helpers import make_cifar10, make_image_folder
 from typer.testing import CliRunner
 
 from resdsl.cli import app
-from train_helpers import make_cifar10, make_image_folder
-
-from pathlib import Path
 
 SPECS = Path(__file__).resolve().parents[2] / "specs"
 runner = CliRunner()
@@ -74,3 +74,15 @@ def test_recipe_overrides_are_validated(tmp_path):
                  "momentun=0.5", "--out", tmp_path / "run")
     assert result.exit_code == 1 and "momentun" in result.output
     assert run("train", SPECS / "resnet20.res", "--set", "nonsense").exit_code == 2
+
+
+@pytest.mark.parametrize("flags, message", [
+    (("--sync-bn", "--device", "cpu"), "resdsl: error: --sync-bn needs CUDA GPUs"),
+    (("--precision", "fp16"), "resdsl: error: precision must be one of fp32, bf16"),
+    (("--device", "tpu"), "resdsl: error: unknown device 'tpu'"),
+])
+def test_option_errors_are_one_line_and_leave_nothing_behind(tmp_path, flags, message):
+    result = run("train", SPECS / "resnet20.res", "--data", "synthetic:64", *flags,
+                 "--out", tmp_path / "run")
+    assert result.exit_code == 1 and result.output.startswith(message)
+    assert "Traceback" not in result.output and not (tmp_path / "run").exists()

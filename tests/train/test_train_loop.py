@@ -303,3 +303,61 @@ def test_a_compiled_spec_trains_with_its_own_recipe(tmp_path):
     assert result.iteration == 3 and [r["lr"] for r in records] == [0.1] * 3
     config = json.loads((result.run_dir / "config.json").read_text())
     assert config["network"] == "resnet20" and config["recipe"]["lr_steps"] == [32000, 48000]
+
+
+# Ways Python code reads a tensor's value on the host: each one waits for the device.
+HOST_READS = ("item", "tolist", "numpy", "cpu", "__bool__", "__float__", "__int__", "__index__")
+
+
+def test_steps_never_read_the_device_between_logging_intervals(tmp_path, monkeypatch):
+    """A CPU stand-in for CUDA's sync debug mode: every Python-level read of a tensor's
+    value is recorded with the phase of the loop it happened in. Steps, and the boundary
+    checks of iterations that neither log, evaluate nor save, must read nothing."""
+    from resdsl.train import loop
+
+    phase: list[tuple[str, int]] = [("setup", 0)]
+    reads: list[tuple[str, int, str]] = []
+    for name in HOST_READS:
+        original = getattr(torch.Tensor, name)
+
+        def recorded(self, *args, _original=original, _name=name, **kwargs):
+            reads.append((*phase[-1], _name))
+            return _original(self, *args, **kwargs)
+
+        monkeypatch.setattr(torch.Tensor, name, recorded)
+
+    def traced(function, label):
+        def wrapper(run_state):
+            phase.append((label, run_state.iteration))
+            try:
+                return function(run_state)
+            finally:
+                phase.pop()
+        return wrapper
+
+    monkeypatch.setattr(loop, "_step", traced(loop._step, "step"))
+    monkeypatch.setattr(loop, "_at_boundary", traced(loop._at_boundary, "boundary"))
+    recipe = tiny_recipe(iterations=12, eval_every=12, warmup_lr=0.01, warmup_until_error=0.5)
+    result, _, _ = run(tmp_path, tmp_path, data="synthetic:64", recipe=recipe, log_every=4,
+                       checkpoint_every=12)
+    assert result.iteration == 12
+    assert not [r for r in reads if r[0] == "step"]
+    boundary_reads = {iteration for label, iteration, _ in reads if label == "boundary"}
+    assert boundary_reads == {4, 8, 12}  # logged at 4 and 8; logged, evaluated, saved at 12
+    assert any(label == "boundary" and how == "tolist" for label, _, how in reads)  # it works
+
+
+@pytest.mark.slow  # torch.compile builds C++ kernels: about 15 s
+def test_compile_trains_on_the_cpu(tmp_path):
+    result, model, _ = run(tmp_path, tmp_path, data="synthetic:64", compile=True,
+                           recipe=tiny_recipe(iterations=4, eval_every=4), log_every=2)
+    assert result.iteration == 4 and 0 <= result.final_error <= 1
+    saved = load_checkpoint(result.checkpoint)["model"]
+    assert list(saved) == list(model.state_dict())  # the plain names, no "_orig_mod."
+    assert json.loads((result.run_dir / "config.json").read_text())["options"]["compile"]
+
+
+def test_sync_bn_is_refused_on_the_cpu_before_reading_data(tmp_path):
+    with pytest.raises(OptionsError, match="--sync-bn needs CUDA"):
+        run(tmp_path, tmp_path / "nowhere", data="cifar10", sync_bn=True, device="cpu")
+    assert not (tmp_path / "run").exists()

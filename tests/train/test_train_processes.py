@@ -88,17 +88,32 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def test_two_ranks_on_gloo_train_one_run(tmp_path):
-    run = tmp_path / "run"
+def two_ranks(run: Path, data_dir: Path, *args: str, weights: Path | None = None) -> list[dict]:
+    """Run train_script.py as ranks 0 and 1 of a gloo group; their results. With
+    `weights`, rank r saves its final state_dict to weights.with_suffix(f".{r}.pt")."""
     port = str(free_port())
-    ranks = [script(str(run), str(tmp_path), "--data", "synthetic:96", "--iterations", "8",
-                    "--weights", str(tmp_path / f"rank{rank}.pt"),
+    ranks = [script(str(run), str(data_dir), *args,
+                    *(("--weights", str(rank_weights(weights, rank))) if weights else ()),
                     env=environment(RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE="2",
                                     MASTER_ADDR="127.0.0.1", MASTER_PORT=port))
              for rank in range(2)]
-    results = [finish(process) for process in ranks]
+    return [finish(process) for process in ranks]
+
+
+def rank_weights(weights: Path, rank: int) -> Path:
+    return weights.with_suffix(f".{rank}.pt")
+
+
+def final_weights(weights: Path, rank: int = 0) -> dict:
+    return torch.load(rank_weights(weights, rank), weights_only=True)
+
+
+def test_two_ranks_on_gloo_train_one_run(tmp_path):
+    run = tmp_path / "run"
+    results = two_ranks(run, tmp_path, "--data", "synthetic:96", "--iterations", "8",
+                        weights=tmp_path / "final")
     assert results[0] == results[1] and results[0]["iteration"] == 8
-    weights = [torch.load(tmp_path / f"rank{rank}.pt", weights_only=True) for rank in range(2)]
+    weights = [final_weights(tmp_path / "final", rank) for rank in range(2)]
     assert_identical(weights[0], weights[1])  # parameters and (synced) BatchNorm statistics
     assert [p.name for p in list_checkpoints(run)] == ["ckpt_000006.pt", "ckpt_000008.pt"]
     assert_identical(load_checkpoint(checkpoint_path(run, 8))["model"], weights[0])
@@ -113,14 +128,7 @@ def test_two_ranks_follow_the_single_process_loss(tmp_path):
     """Two gloo ranks splitting the global batch train as one process with that batch:
     the gradients are averaged, so the losses agree up to BatchNorm's per-rank batch
     statistics, and the loss falls in both."""
-    port = str(free_port())
-    ranks = [script(str(tmp_path / "ddp"), str(tmp_path), "--data", "synthetic:96",
-                    "--iterations", "24",
-                    env=environment(RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE="2",
-                                    MASTER_ADDR="127.0.0.1", MASTER_PORT=port))
-             for rank in range(2)]
-    for process in ranks:
-        finish(process)
+    two_ranks(tmp_path / "ddp", tmp_path, "--data", "synthetic:96", "--iterations", "24")
     run_tiny(str(tmp_path / "single"), str(tmp_path), data="synthetic:96", iterations=24)
     losses = {name: [r["train_loss"] for r in read_metrics(tmp_path / name) if "train_loss" in r]
               for name in ("ddp", "single")}
@@ -128,3 +136,32 @@ def test_two_ranks_follow_the_single_process_loss(tmp_path):
     assert losses["ddp"][-1] < losses["ddp"][0] and losses["single"][-1] < losses["single"][0]
     for ddp, single in zip(losses["ddp"], losses["single"]):
         assert abs(ddp - single) < 0.01 * single
+
+
+def test_two_ranks_resume_exactly(tmp_path):
+    """A distributed run that lost its last checkpoint resumes from the one before, and
+    ends bit for bit where it ended the first time, with the same metrics."""
+    run = tmp_path / "run"
+    common = ("--data", "synthetic:96", "--iterations", "12")
+    first = two_ranks(run, tmp_path, *common, weights=tmp_path / "first")
+    metrics = read_metrics(run)
+    checkpoint_path(run, 12).unlink()  # as if killed just before saving iteration 12
+    resumed = two_ranks(run, tmp_path, *common, "--resume", weights=tmp_path / "resumed")
+    assert first == resumed and resumed[0]["iteration"] == 12
+    assert_identical(final_weights(tmp_path / "first"), final_weights(tmp_path / "resumed"))
+    assert strip_timing(read_metrics(run)) == strip_timing(metrics)
+    assert [p.name for p in list_checkpoints(run)] == ["ckpt_000006.pt", "ckpt_000012.pt"]
+
+
+def test_nproc_launches_torchrun_from_the_cli(tmp_path):
+    run = tmp_path / "run"
+    done = subprocess.run(
+        [sys.executable, "-m", "resdsl", "train", str(ROOT / "specs" / "resnet20.res"),
+         "--nproc", "2", "--device", "cpu", "--data", "synthetic:32", "--iterations", "2",
+         "--batch-size", "8", "--eval-every", "2", "--log-every", "1", "--out", str(run)],
+        capture_output=True, text=True, timeout=300, env=environment())
+    assert done.returncode == 0, done.stderr
+    assert "torch.distributed.run --standalone --nproc_per_node=2 -m resdsl train" in done.stderr
+    assert json.loads((run / "config.json").read_text())["world_size"] == 2
+    assert [r["iteration"] for r in read_metrics(run)] == [1, 2]
+    assert [p.name for p in list_checkpoints(run)] == ["ckpt_000002.pt"]

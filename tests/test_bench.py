@@ -1,0 +1,47 @@
+"""The benchmark scripts in bench/ run, and compare like with like: each hand-written
+baseline is the same network as its spec, so the same weights give the same logits."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "bench"))
+
+import train_throughput  # noqa: E402
+
+
+@pytest.mark.parametrize("name", ["resnet20", "resnet56", "resnet50"])
+def test_the_baseline_is_the_same_network_as_the_spec(name):
+    torch.manual_seed(0)
+    compiled, baseline = train_throughput.make_pair(name)
+    shapes = [tuple(t.shape) for t in compiled.state_dict().values()]
+    assert shapes == [tuple(t.shape) for t in baseline.state_dict().values()]
+    _, size, _ = train_throughput.NETWORKS[name]
+    images = torch.randn(2, 3, size, size)
+    for mode in (True, False):  # batch statistics, then running statistics
+        compiled.train(mode), baseline.train(mode)
+        with torch.no_grad():
+            torch.testing.assert_close(compiled(images), baseline(images), rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.slow  # about 15 s: two models, a few steps each, then the trainer
+def test_train_throughput_runs_and_reports_a_ratio():
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "train_throughput.py"), "--device", "cpu",
+         "--networks", "resnet20", "--modes", "fp32", "--steps", "1", "--rounds", "2"],
+        capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    header, row = done.stdout.splitlines()[1:3]
+    assert header.split()[:3] == ["network", "mode", "batch"]
+    values = dict(zip(["network", "mode", "batch", "resdsl", "hand", "ratio", "spread",
+                       "trainer", "trainer_ratio"], row.split()))
+    assert values["network"] == "resnet20" and values["batch"] == "128"
+    assert float(values["resdsl"]) > 0 and float(values["trainer"]) > 0
+    low, high = map(float, values["spread"].split("-"))
+    assert 0 < low <= float(values["ratio"]) <= high  # the median of the rounds' ratios
