@@ -45,3 +45,16 @@ def test_train_throughput_runs_and_reports_a_ratio():
     assert float(values["resdsl"]) > 0 and float(values["trainer"]) > 0
     low, high = map(float, values["spread"].split("-"))
     assert 0 < low <= float(values["ratio"]) <= high  # the median of the rounds' ratios
+
+
+def test_the_gpu_table_layout_renders_every_column():
+    """The GPU-only columns cannot run here; their formatting can, so a GPU run cannot
+    fail on a misnamed key after minutes of measuring."""
+    row = {"network": "resnet110", "mode": "bf16-cl-compile", "batch": 128, "resdsl": 30000.0,
+           "hand-written": 29500.0, "ratio": 1.017, "spread": (0.99, 1.03), "peak_gib": 1.5,
+           "trainer": 28000.0, "trainer_peak_gib": 1.7, "schedule": "4.9 m"}
+    for trainer in (True, False):
+        columns = train_throughput.columns(trainer, cpu=False)
+        cells = [show(row) for _, _, show in columns]
+        assert cells[-2:] == ["1.70" if trainer else "1.50", "4.9 m"]
+        assert [title for title, _, _ in columns][-2:] == ["peak GiB", "64k iters"]

@@ -144,7 +144,9 @@ def rng_state() -> dict[str, Any]:
                    "gauss": gauss},
     }
     if torch.cuda.is_available() and torch.cuda.is_initialized():
-        state["cuda"] = torch.cuda.get_rng_state_all()
+        # This process's GPU only: asking for every GPU's state would open a CUDA context
+        # on each of them from each torchrun process.
+        state["cuda"] = torch.cuda.get_rng_state()
     try:
         import numpy as np
     except ImportError:
@@ -160,7 +162,7 @@ def restore_rng(state: dict[str, Any]) -> None:
     python = state["python"]
     random.setstate((python["version"], tuple(python["internal"].tolist()), python["gauss"]))
     if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
+        torch.cuda.set_rng_state(state["cuda"])
     if "numpy" in state:
         import numpy as np
 

@@ -202,6 +202,7 @@ def _prepare(model: nn.Module, network: ir.Network, recipe: ir.Recipe, options: 
         check_sync_bn(device)  # before the data is read: a mistake should cost nothing
     dist.start(device)
     if device.type == "cuda":
+        torch.cuda.set_device(device)  # the GPU that compile, CUDA graphs and RNG states use
         torch.backends.cudnn.benchmark = True  # fixed shapes: let cuDNN pick its fastest kernels
     seed_everything(options.seed)
     run = _build(model, network, recipe, options, device, dist,
