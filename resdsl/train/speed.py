@@ -25,11 +25,16 @@ def autocast(device: torch.device, precision: str) -> AbstractContextManager:
     return torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16")
 
 
-def compile_mode(device: torch.device) -> str | None:
-    # Every batch has the same shape (batches drop the ragged tail), so on CUDA a step
-    # can replay as CUDA graphs: "reduce-overhead" removes the kernel launch costs that
-    # dominate small CIFAR nets. Elsewhere the default mode.
-    return "reduce-overhead" if device.type == "cuda" else None
+def compile_mode(device: torch.device, distributed: bool = False) -> str | None:
+    """torch.compile's mode for a training step on `device`.
+
+    Every batch has the same shape (batches drop the ragged tail), so on one GPU a step
+    can replay as CUDA graphs: "reduce-overhead" removes the kernel launch costs that
+    dominate small CIFAR nets. Not under DDP: there BatchNorm's buffer updates are
+    reported to make inductor skip the graphs and run slower than the default mode
+    (https://github.com/pytorch/pytorch/issues/139207). Elsewhere the default mode.
+    """
+    return "reduce-overhead" if device.type == "cuda" and not distributed else None
 
 
 def check_sync_bn(device: torch.device) -> None:
@@ -58,5 +63,6 @@ def prepare_model(model: nn.Module, device: torch.device, *, channels_last: bool
         model.to(memory_format=torch.channels_last)
     forward = wrap(model)
     if compile:
-        forward = torch.compile(forward, mode=compile_mode(device))
+        distributed = forward is not model  # wrapped in DDP
+        forward = torch.compile(forward, mode=compile_mode(device, distributed))
     return forward
