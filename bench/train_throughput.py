@@ -7,6 +7,7 @@ hand-written — the median of the per-round ratios, with their range (1.00 mean
 compiling from a spec costs nothing at run time).
 
     python bench/train_throughput.py                 # CPU: resnet20/56/110 and resnet50
+    python bench/train_throughput.py --networks resnet50 --rounds 15 --steps 1   # less noise
     python bench/train_throughput.py --device cuda --modes fp32,bf16-cl,bf16-cl-compile
 
 Both models run as the trainer runs them (`resdsl.train.speed`: autocast, channels_last,
