@@ -266,8 +266,6 @@ def train(spec: Path = typer.Argument(..., help="a .res spec"),
                                        "(CUDA only)"),
           network: Optional[str] = NETWORK) -> None:
     """Train a spec with its recipe (the paper's CIFAR-10 recipe for the CIFAR specs)."""
-    if nproc is not None and "RANK" not in os.environ:
-        raise typer.Exit(_launch_torchrun(nproc))
     from . import train as training
     from .compiler import compile_network
     from .loader import load_program
@@ -282,6 +280,10 @@ def train(spec: Path = typer.Argument(..., help="a .res spec"),
         channels_last=channels_last, compile=compile, sync_bn=sync_bn, workers=workers,
         keep_checkpoints=keep_checkpoints, checkpoint_every=checkpoint_every, log_every=log_every)
     chosen = training.resolve_recipe(_recipe_for(program, net, recipe), _parse_sets(set_fields))
+    if nproc is not None and "RANK" not in os.environ:
+        # Checked here once, not in each process: one message, no processes started.
+        training.check_launch(options, chosen, nproc)
+        raise typer.Exit(_launch_torchrun(nproc))
     training.seed_everything(seed)  # before building: the He init is part of the run
     model = compile_network(net, zero_init_residual=zero_init_residual)
     reporter = training.make_reporter()
@@ -315,8 +317,11 @@ def _parse_sets(items: list[str]) -> dict:
 
 
 def _launch_torchrun(nproc: int) -> int:
-    """`resdsl train --nproc N ...` is `torchrun --nproc_per_node=N -m resdsl train ...`."""
-    import subprocess
+    """`resdsl train --nproc N ...` is `torchrun --standalone --nproc-per-node=N -m resdsl
+    train ...`, run in this process so that a failed rank ends in one line, not in
+    torchrun's traceback. Each rank prints its own diagnostics."""
+    from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
+    from torch.distributed.run import get_args_parser, run
 
     args, skip = [], False
     for arg in sys.argv[1:]:
@@ -326,10 +331,17 @@ def _launch_torchrun(nproc: int) -> int:
             skip = True
         elif not arg.startswith("--nproc="):
             args.append(arg)
-    command = [sys.executable, "-m", "torch.distributed.run", "--standalone",
-               f"--nproc_per_node={nproc}", "-m", "resdsl", *args]
-    err.print("+ " + " ".join(command), markup=False)
-    return subprocess.call(command)
+    launch = ["--standalone", f"--nproc-per-node={nproc}", "-m", "resdsl", *args]
+    err.print("+ torchrun " + " ".join(launch), markup=False)
+    try:
+        run(get_args_parser().parse_args(launch))
+    except ChildFailedError as error:
+        rank, failure = error.get_first_failure()
+        codes = ", ".join(f"rank {r}: exit {f.exitcode}" for r, f in sorted(error.failures.items()))
+        print_error(ResdslError(f"{len(error.failures)} of {nproc} training processes failed "
+                                f"({codes}); their messages are above"))
+        return failure.exitcode if failure.exitcode > 0 else 1
+    return 0
 
 
 @app.command(name="eval")

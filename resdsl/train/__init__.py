@@ -15,7 +15,7 @@ from .checkpoint import load_weights
 from .data import Data, open_data
 from .errors import (CheckpointError, DataError, DivergedError, OptionsError, PlotError,
                      TrainError)
-from .loop import RunResult, evaluate, pick_device, seed_everything, train
+from .loop import RunResult, check_launch, evaluate, pick_device, seed_everything, train
 from .options import TrainOptions, resolve_recipe
 from .plot import plot_runs
 from .progress import PlainReporter, RecordingReporter, Reporter, RichReporter, make_reporter
@@ -24,6 +24,6 @@ from .runfolder import SavedRun, load_run
 __all__ = [
     "CheckpointError", "Data", "DataError", "DivergedError", "OptionsError", "PlainReporter",
     "PlotError", "RecordingReporter", "Reporter", "RichReporter", "RunResult", "SavedRun",
-    "TrainError", "TrainOptions", "evaluate", "load_run", "load_weights", "make_reporter",
-    "open_data", "pick_device", "plot_runs", "resolve_recipe", "seed_everything", "train",
+    "TrainError", "TrainOptions", "check_launch", "evaluate", "load_run", "load_weights",
+    "make_reporter", "open_data", "pick_device", "plot_runs", "resolve_recipe", "seed_everything", "train",
 ]

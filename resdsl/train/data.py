@@ -56,9 +56,7 @@ class _Where:
 def open_data(network: ir.Network, recipe: ir.Recipe, options: TrainOptions,
               device: torch.device | str, rank: int = 0, world_size: int = 1) -> Data:
     """Load the data `options` names, checked against the network's input and classes."""
-    if recipe.batch_size % world_size:
-        raise DataError(f"batch size {recipe.batch_size} does not split evenly over "
-                        f"{world_size} processes")
+    check_batch_split(recipe.batch_size, world_size)
     where = _Where(torch.device(device), rank, world_size)
     name = options.data
     if name in FORMATS:
@@ -72,6 +70,13 @@ def open_data(network: ir.Network, recipe: ir.Recipe, options: TrainOptions,
         classes = [str(i) for i in range(network.classes)]
         return _tensor_data(network, recipe, options, where, images, classes, name, [])
     return _folder_data(network, recipe, options, where, Path(name))
+
+
+def check_batch_split(batch_size: int, world_size: int) -> None:
+    """Each process takes an equal slice of every global batch."""
+    if batch_size % world_size:
+        raise DataError(f"batch size {batch_size} does not split evenly over {world_size} "
+                        "processes: choose a --batch-size that is a multiple of --nproc")
 
 
 def _synthetic_size(name: str) -> int:

@@ -32,7 +32,7 @@ from torch import Tensor, nn
 
 from .. import ir
 from .checkpoint import load_checkpoint, load_latest, restore_rng, rng_state, save_checkpoint
-from .data import Data, open_data
+from .data import Data, check_batch_split, open_data
 from .distributed import Distributed
 from .errors import CheckpointError, DivergedError, OptionsError, PlotError
 from .options import TrainOptions, resolve_recipe
@@ -177,6 +177,19 @@ def pick_device(name: str, dist: Distributed | None = None) -> torch.device:
     if device.type == "cuda" and device.index is None:
         device = torch.device("cuda", dist.local_rank if dist else 0)
     return device
+
+
+def check_launch(options: TrainOptions, recipe: ir.Recipe, processes: int) -> None:
+    """What every one of `processes` ranks would refuse, checked once before launching."""
+    if processes < 1:
+        raise OptionsError(f"--nproc must be at least 1, got {processes}")
+    device = pick_device(options.device)
+    if options.sync_bn:
+        check_sync_bn(device)
+    if device.type == "cuda" and device.index is None and processes > torch.cuda.device_count():
+        raise OptionsError(f"--nproc {processes} asks for a GPU per process, but this machine "
+                           f"has {torch.cuda.device_count()}")
+    check_batch_split(recipe.batch_size, processes)
 
 
 def seed_everything(seed: int) -> None:

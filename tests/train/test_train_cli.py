@@ -80,6 +80,10 @@ def test_recipe_overrides_are_validated(tmp_path):
     (("--sync-bn", "--device", "cpu"), "resdsl: error: --sync-bn needs CUDA GPUs"),
     (("--precision", "fp16"), "resdsl: error: precision must be one of fp32, bf16"),
     (("--device", "tpu"), "resdsl: error: unknown device 'tpu'"),
+    # --nproc: what every process would refuse is refused once, before any starts
+    (("--nproc", "3", "--device", "cpu"), "resdsl: error: batch size 128 does not split"),
+    (("--nproc", "2", "--sync-bn", "--device", "cpu"), "resdsl: error: --sync-bn needs CUDA"),
+    (("--nproc", "0", "--device", "cpu"), "resdsl: error: --nproc must be at least 1"),
 ])
 def test_option_errors_are_one_line_and_leave_nothing_behind(tmp_path, flags, message):
     result = run("train", SPECS / "resnet20.res", "--data", "synthetic:64", *flags,

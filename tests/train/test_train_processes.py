@@ -161,7 +161,21 @@ def test_nproc_launches_torchrun_from_the_cli(tmp_path):
          "--batch-size", "8", "--eval-every", "2", "--log-every", "1", "--out", str(run)],
         capture_output=True, text=True, timeout=300, env=environment())
     assert done.returncode == 0, done.stderr
-    assert "torch.distributed.run --standalone --nproc_per_node=2 -m resdsl train" in done.stderr
+    assert "+ torchrun --standalone --nproc-per-node=2 -m resdsl train" in done.stderr
     assert json.loads((run / "config.json").read_text())["world_size"] == 2
     assert [r["iteration"] for r in read_metrics(run)] == [1, 2]
     assert [p.name for p in list_checkpoints(run)] == ["ckpt_000002.pt"]
+
+
+def test_nproc_ranks_that_fail_end_in_one_line_not_a_traceback(tmp_path):
+    done = subprocess.run(
+        [sys.executable, "-m", "resdsl", "train", str(ROOT / "specs" / "resnet20.res"),
+         "--nproc", "2", "--device", "cpu", "--data", "cifar10", "--data-dir", str(tmp_path),
+         "--out", str(tmp_path / "run")], capture_output=True, text=True, timeout=300,
+        env=environment())
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert done.stderr.count(f"{tmp_path}: error: no CIFAR-10 data here") == 2  # each rank
+    assert done.stderr.rstrip().endswith("resdsl: error: 2 of 2 training processes failed "
+                                         "(rank 0: exit 1, rank 1: exit 1); their messages "
+                                         "are above")
+    assert not (tmp_path / "run").exists()
