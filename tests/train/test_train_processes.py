@@ -11,6 +11,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 import torch
 from train_helpers import make_cifar10
 from train_script import run_tiny
@@ -136,6 +137,21 @@ def test_two_ranks_follow_the_single_process_loss(tmp_path):
     assert losses["ddp"][-1] < losses["ddp"][0] and losses["single"][-1] < losses["single"][0]
     for ddp, single in zip(losses["ddp"], losses["single"]):
         assert abs(ddp - single) < 0.01 * single
+
+
+@pytest.mark.slow  # each process compiles the model: about 20 s
+def test_two_ranks_train_a_compiled_model_as_an_eager_one(tmp_path):
+    """torch.compile around DDP (graphs split at gradient buckets): the ranks stay in
+    step, and the losses follow the eager run's up to rounding."""
+    common = ("--data", "synthetic:96", "--iterations", "8")
+    two_ranks(tmp_path / "eager", tmp_path, *common)
+    two_ranks(tmp_path / "compiled", tmp_path, *common, "--compile", weights=tmp_path / "final")
+    assert_identical(final_weights(tmp_path / "final", 0), final_weights(tmp_path / "final", 1))
+    losses = {name: [r["train_loss"] for r in read_metrics(tmp_path / name)]
+              for name in ("eager", "compiled")}
+    assert len(losses["compiled"]) == 2
+    for compiled, eager in zip(losses["compiled"], losses["eager"]):
+        assert abs(compiled - eager) < 1e-3 * eager
 
 
 def test_two_ranks_resume_exactly(tmp_path):

@@ -39,13 +39,13 @@ class SlowReporter(RecordingReporter):
 
 
 def run_tiny(run: str, data_dir: str, data: str = "cifar10", iterations: int = 40,
-             resume: bool = False, slow: float = 0.0):
+             resume: bool = False, slow: float = 0.0, compile: bool = False):
     """The tiny run of these tests; returns (RunResult, model)."""
     recipe = tiny_recipe(iterations=iterations, lr_steps=(25,), warmup_lr=0.01,
                          warmup_until_error=0.9, eval_every=20)
     # Checkpoints every 6, logs every 4: most checkpoints fall inside a logging window.
     options = TrainOptions(out=run, data=data, data_dir=data_dir, skip_checksum=True,
-                           log_every=4, checkpoint_every=6, seed=11,
+                           log_every=4, checkpoint_every=6, seed=11, compile=compile,
                            resume=run if resume else None)
     model = tiny_model(seed=123 if resume else 0)  # a resumed run must not need the init
     result = train(model, tiny_network(recipe), recipe, options, SPEC, SlowReporter(slow))
@@ -61,10 +61,11 @@ def main() -> None:
     parser.add_argument("--resume", action="store_true")
     parser.add_argument("--slow", type=float, default=0.0)
     parser.add_argument("--weights", help="also save the final state_dict here")
+    parser.add_argument("--compile", action="store_true", help="torch.compile the model")
     args = parser.parse_args()
     torch.set_num_threads(1)
     result, model = run_tiny(args.run, args.data_dir, args.data, args.iterations, args.resume,
-                             args.slow)
+                             args.slow, args.compile)
     if args.weights:
         torch.save(model.state_dict(), args.weights)
     print(json.dumps({"iteration": result.iteration, "final_error": result.final_error,
