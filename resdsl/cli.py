@@ -336,12 +336,25 @@ def _launch_torchrun(nproc: int) -> int:
     try:
         run(get_args_parser().parse_args(launch))
     except ChildFailedError as error:
-        rank, failure = error.get_first_failure()
-        codes = ", ".join(f"rank {r}: exit {f.exitcode}" for r, f in sorted(error.failures.items()))
-        print_error(ResdslError(f"{len(error.failures)} of {nproc} training processes failed "
-                                f"({codes}); their messages are above"))
-        return failure.exitcode if failure.exitcode > 0 else 1
+        print_error(ResdslError(_launch_failure(error.failures, nproc)))
+        _, first = error.get_first_failure()
+        return first.exitcode if first.exitcode > 0 else 1
     return 0
+
+
+def _launch_failure(failures: dict, nproc: int) -> str:
+    """One line on what became of torchrun's processes: ranks that failed by themselves
+    (exit status > 0) and ranks killed by a signal (torchrun stops the rest of a group
+    once one fails, so those often only show that)."""
+    failed = sorted((rank, f.exitcode) for rank, f in failures.items() if f.exitcode > 0)
+    killed = sorted((rank, -f.exitcode) for rank, f in failures.items() if f.exitcode <= 0)
+    codes = ", ".join(f"rank {rank}: exit {code}" for rank, code in failed)
+    signals = ", ".join(f"rank {rank}: signal {number}" for rank, number in killed)
+    if not failed:
+        return f"{len(killed)} of {nproc} training processes were stopped ({signals})"
+    line = (f"{len(failed)} of {nproc} training processes failed ({codes}); their messages "
+            "are above")
+    return line + (f", then {len(killed)} of {nproc} were stopped ({signals})" if killed else "")
 
 
 @app.command(name="eval")

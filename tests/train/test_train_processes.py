@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -190,8 +191,27 @@ def test_nproc_ranks_that_fail_end_in_one_line_not_a_traceback(tmp_path):
          "--out", str(tmp_path / "run")], capture_output=True, text=True, timeout=300,
         env=environment())
     assert done.returncode == 1 and "Traceback" not in done.stderr
-    assert done.stderr.count(f"{tmp_path}: error: no CIFAR-10 data here") == 2  # each rank
-    assert done.stderr.rstrip().endswith("resdsl: error: 2 of 2 training processes failed "
-                                         "(rank 0: exit 1, rank 1: exit 1); their messages "
-                                         "are above")
+    # Each rank that got that far says why; torchrun may stop the other one first.
+    assert f"{tmp_path}: error: no CIFAR-10 data here" in done.stderr
+    last = done.stderr.rstrip().splitlines()[-1]
+    assert re.fullmatch(r"resdsl: error: [12] of 2 training processes failed \(rank [01]: exit 1"
+                        r"(, rank 1: exit 1)?\); their messages are above"
+                        r"(, then 1 of 2 were stopped \(rank [01]: signal 15\))?", last), last
     assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("codes, message", [
+    ({0: 1, 1: 1}, "2 of 2 training processes failed (rank 0: exit 1, rank 1: exit 1); "
+                   "their messages are above"),
+    ({0: -15, 1: 1}, "1 of 2 training processes failed (rank 1: exit 1); their messages are "
+                     "above, then 1 of 2 were stopped (rank 0: signal 15)"),
+    ({0: -9, 1: -9}, "2 of 2 training processes were stopped (rank 0: signal 9, rank 1: "
+                     "signal 9)"),
+])
+def test_launch_failures_are_summed_up_in_one_line(codes, message):
+    from types import SimpleNamespace
+
+    from resdsl.cli import _launch_failure
+
+    failures = {rank: SimpleNamespace(exitcode=code) for rank, code in codes.items()}
+    assert _launch_failure(failures, 2) == message
