@@ -23,6 +23,7 @@ trainer's measured speed.
 from __future__ import annotations
 
 import argparse
+import gc
 import statistics
 import sys
 import tempfile
@@ -98,7 +99,21 @@ def time_steps(model, optimizer, batch, steps: int, mode: str) -> tuple[float, f
     return seconds, torch.cuda.max_memory_allocated() / 2**30 if cuda else 0.0
 
 
+def start_afresh() -> None:
+    """Forget what earlier measurements compiled, CUDA graphs' memory pools included.
+
+    Each row's peak memory is then its own, and torch.compile never reaches its limit of
+    recompilations for one code object (which every resdsl model's forward shares), past
+    which it would fall back to eager without a word.
+    """
+    torch._dynamo.reset()
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+
+
 def measure(name: str, device: str, mode: str, steps: int, rounds: int) -> dict:
+    start_afresh()
     _, size, batch_size = NETWORKS[name]
     torch.manual_seed(0)
     images = torch.randn(batch_size, 3, size, size, device=device)
@@ -135,6 +150,7 @@ def measure_trainer(name: str, device: str, mode: str, steps: int, rounds: int) 
     of `steps` iterations, evaluations and saves left out; the first window (warm-up,
     compilation) is dropped and the median of the others reported.
     """
+    start_afresh()
     spec, size, batch_size = NETWORKS[name]
     network = resdsl.parse_network(str(ROOT / spec))
     recipe = resolve_recipe(resdsl.parse_network(str(ROOT / "specs/resnet20.res")).recipe,
