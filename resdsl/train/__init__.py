@@ -25,5 +25,6 @@ __all__ = [
     "CheckpointError", "Data", "DataError", "DivergedError", "OptionsError", "PlainReporter",
     "PlotError", "RecordingReporter", "Reporter", "RichReporter", "RunResult", "SavedRun",
     "TrainError", "TrainOptions", "check_launch", "evaluate", "load_run", "load_weights",
-    "make_reporter", "open_data", "pick_device", "plot_runs", "resolve_recipe", "seed_everything", "train",
+    "make_reporter", "open_data", "pick_device", "plot_runs", "resolve_recipe",
+    "seed_everything", "train",
 ]

@@ -39,8 +39,7 @@ class Distributed:
         self.device = device
         if self.world_size == 1 or dist.is_initialized():
             return
-        if device.type == "cuda":
-            torch.cuda.set_device(device)
+        # The caller has made `device` the current GPU: NCCL binds to it.
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo",
                                 rank=self.rank, world_size=self.world_size)
         self.owns_group = True

@@ -213,10 +213,11 @@ def _prepare(model: nn.Module, network: ir.Network, recipe: ir.Recipe, options: 
     device = pick_device(options.device, dist)
     if options.sync_bn:
         check_sync_bn(device)  # before the data is read: a mistake should cost nothing
-    dist.start(device)
     if device.type == "cuda":
-        torch.cuda.set_device(device)  # the GPU that compile, CUDA graphs and RNG states use
+        # This process's GPU, for NCCL, compile, CUDA graphs and the saved RNG state.
+        torch.cuda.set_device(device)
         torch.backends.cudnn.benchmark = True  # fixed shapes: let cuDNN pick its fastest kernels
+    dist.start(device)
     seed_everything(options.seed)
     run = _build(model, network, recipe, options, device, dist,
                  reporter if dist.is_main else RecordingReporter())
