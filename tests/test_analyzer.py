@@ -1,6 +1,6 @@
 """The analyser against the paper's numbers, its own conventions, and torch.
 
-Reference numbers come from ../shared/reference/paper.json (He et al. 2015, with exact
+Reference numbers come from tests/reference/paper.json (He et al. 2015, with exact
 counts computed for each network); nothing here is a number typed to make a test pass.
 """
 
@@ -19,9 +19,9 @@ from resdsl import parse_network
 from resdsl.analyzer import analyze
 from resdsl.loader import load_program
 
-ROOT = Path(__file__).resolve().parents[1]
-SPECS = ROOT / "specs"
-PAPER = json.loads((ROOT.parent / "shared" / "reference" / "paper.json").read_text())
+from helpers import REFERENCE, ROOT, SPECS
+
+PAPER = json.loads((REFERENCE / "paper.json").read_text())
 EXACT = PAPER["exact_counts_multiply_adds_224"]
 TABLE1 = PAPER["table1_imagenet"]
 TABLE6 = PAPER["table6_cifar10"]

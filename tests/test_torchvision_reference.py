@@ -1,6 +1,6 @@
 """specs/torchvision/*.res compile to torchvision's ResNets: the same state_dict keys,
 shapes and order, the same multiply-adds, and, under the same weights and input, the
-same logits (reference numbers in ../shared/reference/torchvision/, made with
+same logits (reference numbers in tests/reference/torchvision/, made with
 torchvision 0.28; torchvision itself is never imported)."""
 
 from __future__ import annotations
@@ -16,12 +16,10 @@ from torch.utils.flop_counter import FlopCounterMode
 from resdsl import parse_network
 from resdsl.compiler import compile_network
 
-ROOT = Path(__file__).resolve().parents[1]
-REFERENCE = ROOT.parent / "shared" / "reference" / "torchvision"
-MODELS = ["resnet18", "resnet34", "resnet50", "resnet101", "resnet152"]
+from helpers import REFERENCE as ALL_REFERENCES, ROOT
 
-pytestmark = pytest.mark.skipif(
-    not REFERENCE.is_dir(), reason=f"reference numbers not found at {REFERENCE}")
+REFERENCE = ALL_REFERENCES / "torchvision"
+MODELS = ["resnet18", "resnet34", "resnet50", "resnet101", "resnet152"]
 
 
 @lru_cache(maxsize=None)
