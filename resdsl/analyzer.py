@@ -10,16 +10,21 @@ Counting conventions (also in `CONVENTIONS`, printed under every table):
   conv = Hout*Wout*Cout * kh*kw*Cin/groups, fc = in_features*out_features. A bias adds
   no multiply-add.
 - Element-wise operations are counted apart, per output element unless said otherwise:
-  batchnorm 2 (scale and shift), ReLU 1, shortcut addition 1, conv/fc bias 1, option-A
-  zero padding 0, max/avg pool kh*kw, global average pool H*W per output channel,
-  dropout 1 (in training; it is the identity at eval), flatten 0.
-- A projection shortcut (options B and C) counts its 1x1 conv as FLOPs
-  (Cin*Cout*Hout*Wout) and its batchnorm as element-wise (2 per element), plus 1 for
-  the addition.
+  batchnorm and groupnorm 2 (scale and shift), ReLU and sigmoid 1, shortcut addition 1,
+  conv/fc bias 1, option-A zero padding 0, max/avg pool kh*kw, global average pool H*W
+  per output channel, adaptive average pool the elements its windows read, dropout 1
+  (in training; it is the identity at eval), flatten 0, a gate's product 1, a highway
+  merge 4 (T*F, 1 - T, (1 - T)*S and the sum).
+- A shortcut's layers count like any others, in rows of their own (a projection's 1x1
+  conv as FLOPs, Cin*Cout*Hout*Wout, its batchnorm as element-wise), and the addition
+  in the merge's row.
 - Activations: elements of every tensor a layer creates, for one image; bytes at fp32 (4
-  per element). A projection shortcut creates three (conv, BN, sum), option A two
-  (the padded shortcut, the sum); flatten is a view and the plain net's absent shortcut
+  per element): a projection shortcut creates three (conv, BN, sum), option A two (the
+  padded shortcut, the sum); flatten is a view and the plain net's absent shortcut
   creates nothing. The input image is not counted.
+
+Each primitive layer's own counts live with it (`ir/layers.py`, `work()`); this module
+adds those of gates and merges and sums them by block, stage and network.
 """
 
 from __future__ import annotations
@@ -35,10 +40,12 @@ FP32_BYTES = 4
 CONVENTIONS = (
     "FLOPs = multiply-adds of conv and fc layers, as the paper counts them (a bias adds no "
     "multiply-add; a projection shortcut's 1x1 conv counts, Cin*Cout*Hout*Wout). "
-    "Element-wise operations, counted apart per output element: batchnorm 2 (scale and "
-    "shift), ReLU 1, shortcut addition 1, conv/fc bias 1, option-A zero padding 0, "
-    "max/avg pool kh*kw, global average pool H*W per output channel, dropout 1 (training; "
-    "identity at eval), flatten 0. Activations = elements of each tensor a layer creates "
+    "Element-wise operations, counted apart per output element: batchnorm and groupnorm 2 "
+    "(scale and shift), ReLU and sigmoid 1, shortcut addition 1, conv/fc bias 1, option-A "
+    "zero padding 0, max/avg pool kh*kw, global average pool H*W per output channel, "
+    "adaptive average pool the elements its windows read, dropout 1 (training; identity at "
+    "eval), flatten 0, a gate's product 1, a highway merge 4 (T*F, 1 - T, (1 - T)*S, sum). "
+    "Activations = elements of each tensor a layer creates "
     "for one image (a projection shortcut's conv, BN and sum; option A's padded shortcut "
     "and sum; flatten is a view), bytes at fp32; the input image is not counted."
 )
@@ -57,17 +64,9 @@ COUNTS = ("params", "flops", "elementwise", "activations")
 
 
 @dataclass
-class Cost:
-    params: int = 0  # learnable parameters (BN running stats are buffers, not counted)
-    flops: int = 0  # multiply-adds of conv and fc layers (the paper's "FLOPs")
-    elementwise: int = 0  # BN, ReLU, additions, biases, pooling: see CONVENTIONS
-    activations: int = 0  # elements of the tensors created, one image
-
-
-@dataclass
 class LayerRow:
     name: str  # module path, e.g. "layer1.0.conv1"; stem and head layers: "conv1", "fc"
-    kind: str  # the IR kind: conv, batchnorm, relu, residual, ...
+    kind: str  # the IR kind: conv, batchnorm, relu, gate, residual, highway, ...
     detail: str  # what it is, briefly: "3x3, 64, stride 2", "+ projection 1x1, 128 + BN"
     output_shape: list[int]  # [C, H, W], or [F] once flat
     params: int = 0
@@ -184,119 +183,97 @@ def _flat(value) -> bool:
     return all(scalar(c) or (isinstance(c, list) and all(map(scalar, c))) for c in children)
 
 
-# ---- per-layer counts ---------------------------------------------------------------
-def layer_cost(layer) -> Cost:
-    """Parameters, multiply-adds, element-wise operations and activations of one layer."""
-    out = prod(layer.out_shape)
-    flops, elementwise = _WORK[layer.kind](layer, out)
-    return Cost(layer.params, flops, elementwise, _activations(layer, out))
+# ---- per-item counts ------------------------------------------------------------------
+def _merge_work(merge: ir.Merge) -> ir.Work:
+    """The join itself; the shortcut's and the gate's layers count in their own rows."""
+    size = prod(merge.out_shape)
+    if merge.kind == "highway":  # T*F, 1 - T, (1 - T)*S and the sum: four tensors
+        return ir.Work(0, 4 * size, 4 * size)
+    return ir.Work(0, size, size) if merge.adds else ir.Work(0, 0, 0)
 
 
-def _conv(layer: ir.Conv, out: int) -> tuple[int, int]:
-    per_output = layer.kernel[0] * layer.kernel[1] * (layer.in_shape[0] // layer.groups)
-    return out * per_output, out if layer.bias else 0
+def _merge_detail(merge: ir.Merge) -> str:
+    shortcut = merge.shortcut
+    if shortcut.kind == "off":
+        return "no shortcut (plain)"
+    how = "T·F + (1 − T)·" if merge.kind == "highway" else "+ "
+    if shortcut.kind == "identity":
+        return how + "identity"
+    steps = [layer.notation() or row_detail(layer) for layer in flat_layers(shortcut.items)]
+    start = f" from {shortcut.start}" if shortcut.start else ""
+    return f"{how}shortcut {shortcut.decl}{start}: {'; '.join(steps)}"
 
 
-def _fc(layer: ir.FC, out: int) -> tuple[int, int]:
-    return layer.in_features * layer.out_features, out if layer.bias else 0
+def row_detail(layer: ir.Layer) -> str:
+    """A short description of a layer, in the paper's words where it has them."""
+    return layer.detail()
 
 
-def _pool(layer, out: int) -> tuple[int, int]:
-    if layer.kernel is None:  # global average pool: H*W additions per channel
-        return 0, prod(layer.in_shape)
-    return 0, out * layer.kernel[0] * layer.kernel[1]
-
-
-def _residual(layer: ir.Residual, out: int) -> tuple[int, int]:
-    if layer.shortcut == "none":  # the plain net: nothing is added
-        return 0, 0
-    if layer.shortcut == "projection":  # 1x1 conv (stride s) + BN, then the addition
-        return layer.shortcut_in[0] * out, 2 * out + out
-    return 0, out  # identity or zero padding (free): only the addition
-
-
-_WORK = {
-    "conv": _conv,
-    "fc": _fc,
-    "batchnorm": lambda layer, out: (0, 2 * out),
-    "relu": lambda layer, out: (0, out),
-    "dropout": lambda layer, out: (0, out),
-    "maxpool": _pool,
-    "avgpool": _pool,
-    "flatten": lambda layer, out: (0, 0),
-    "residual": _residual,
-}
-
-
-def _activations(layer, out: int) -> int:
-    if layer.kind == "flatten":
-        return 0  # a view of its input
-    if layer.kind == "residual":
-        created = {"none": 0, "identity": 1, "zero_pad": 2, "projection": 3}
-        return created[layer.shortcut] * out
+def flat_layers(items: list) -> list[ir.Layer]:
+    """The primitive layers of a list, groups opened, in order."""
+    out = []
+    for item in items:
+        if isinstance(item, ir.Group):
+            out.extend(flat_layers(item.items))
+        elif isinstance(item, ir.Layer):
+            out.append(item)
     return out
 
 
-def layer_detail(layer) -> str:
-    """A short description of a layer, in the paper's words where it has them."""
-    if layer.kind == "residual":
-        return _shortcut_detail(layer)
-    return layer_notation(layer) or {"batchnorm": "BN", "relu": "ReLU"}.get(layer.kind, layer.kind)
+def shortcut_kind(block: ir.Block) -> str | None:
+    """identity, none (the plain net), or what the shortcut's path holds: projection
+    (1x1 conv), zero_pad, pool+projection (ResNet-D)."""
+    merge = block.merge
+    if merge is None:
+        return None
+    shortcut = merge.shortcut
+    if shortcut.kind != "path":
+        return {"off": "none", "identity": "identity"}[shortcut.kind]
+    kinds = [layer.kind for layer in flat_layers(shortcut.items)]
+    if kinds == ["zeropad"]:
+        return "zero_pad"
+    return ("pool+projection" if kinds[0] == "avgpool" else "projection") \
+        if "conv" in kinds else "+".join(kinds)
 
-
-def _shortcut_detail(layer: ir.Residual) -> str:
-    if layer.shortcut == "projection":
-        stride = f", stride {layer.stride}" if layer.stride != 1 else ""
-        return f"+ projection 1x1, {layer.out_shape[0]}{stride} + BN"
-    return {"identity": "+ identity", "zero_pad": "+ zero-padded identity (option A)",
-            "none": "no shortcut (plain)"}[layer.shortcut]
 
 
 # ---- Table 1's notation ---------------------------------------------------------------
-def conv_text(conv: ir.Conv, stride: bool = True) -> str:
-    text = f"{conv.kernel[0]}x{conv.kernel[1]}, {conv.out_channels}"
-    return text + (f", stride {conv.stride}" if stride and conv.stride != 1 else "")
+def main_convs(items: list) -> list[ir.Conv]:
+    """The convolutions of a block's main path: not its shortcut's, nor its gates'."""
+    return [layer for layer in flat_layers(items) if isinstance(layer, ir.Conv)]
 
 
-def layer_notation(layer) -> str | None:
-    """Table 1's words for a primitive layer; None for the ones it leaves out (BN, ReLU)."""
-    if layer.kind == "conv":
-        return conv_text(layer)
-    if layer.kind in ("maxpool", "avgpool") and layer.kernel is not None:
-        what = "max pool" if layer.kind == "maxpool" else "avg pool"
-        return f"{layer.kernel[0]}x{layer.kernel[1]} {what}, stride {layer.stride}"
-    if layer.kind == "avgpool":
-        return "average pool"
-    if layer.kind == "fc":
-        return f"{layer.out_features}-d fc"
-    if layer.kind == "dropout":
-        return f"dropout {layer.p:g}"
-    return None
-
-
-def block_signature(block: ir.Block) -> tuple[str, ...]:
-    """The block's convolutions, kernels and widths only: strides do not split a group."""
-    return tuple(conv_text(layer, stride=False) for layer in block.layers
-                 if isinstance(layer, ir.Conv))
+def block_lines(block: ir.Block) -> tuple[str, ...]:
+    """The block's lines in Table 1's bracket: its convolutions (kernels and widths
+    only: strides do not split a group), then its gates' widths, as the SE paper's
+    Table 1 writes them."""
+    lines = [conv.notation(stride=False) for conv in main_convs(block.items)]
+    for item in block.items:
+        branch = item.branch if isinstance(item, ir.Gate) else getattr(item, "gate", [])
+        widths = [str(conv.out_channels) for conv in main_convs(branch)]
+        if widths:
+            lines.append(f"{item.name}, [{', '.join(widths)}]")
+    return tuple(lines)
 
 
 def notation(stage: ir.Stage) -> list[NotationPart]:
-    """Consecutive blocks with the same convolutions become one `[...] x n` part."""
+    """Consecutive blocks with the same lines become one `[...] x n` part."""
     parts: list[NotationPart] = []
     previous = None
     for item in stage.items:
         if isinstance(item, ir.Block):
-            signature = block_signature(item)
-            if previous is not None and signature == previous:
+            lines = block_lines(item)
+            if previous is not None and lines == previous:
                 parts[-1].repeat += 1
             else:
-                parts.append(NotationPart(list(signature), 1))
-            previous = signature
+                parts.append(NotationPart(list(lines), 1))
+            previous = lines
             continue
         previous = None
-        text = layer_notation(item)
-        if text is not None:
-            parts.append(NotationPart([text]))
+        for layer in flat_layers([item]):
+            text = layer.notation()
+            if text is not None:
+                parts.append(NotationPart([text]))
     return parts
 
 
@@ -312,14 +289,33 @@ def _path(prefix: str, name: str) -> str:
     return f"{prefix}.{name}" if prefix else name
 
 
-def _layer_row(layer, prefix: str) -> LayerRow:
-    return LayerRow(name=_path(prefix, layer.name), kind=layer.kind, detail=layer_detail(layer),
-                    output_shape=list(layer.out_shape), **asdict(layer_cost(layer)))
+def _row(name: str, kind: str, detail: str, shape, params: int, work: ir.Work) -> LayerRow:
+    return LayerRow(name=name, kind=kind, detail=detail, output_shape=list(shape), params=params,
+                    flops=work.flops, elementwise=work.elementwise, activations=work.activations)
+
+
+def item_rows(item, prefix: str) -> list[LayerRow]:
+    """A row per primitive layer, gate and merge of `item`, named by module path."""
+    path = _path(prefix, item.name)
+    if isinstance(item, ir.Layer):
+        return [_row(path, item.kind, row_detail(item), item.out_shape, item.params, item.work())]
+    if isinstance(item, ir.Group):
+        return [row for child in item.items for row in item_rows(child, path)]
+    if isinstance(item, ir.Gate):
+        rows = [row for child in item.branch for row in item_rows(child, path)]
+        size = prod(item.out_shape)
+        return rows + [_row(path, "gate", f"x gate {item.name}", item.out_shape, 0,
+                            ir.Work(0, size, size))]
+    # A merge: its shortcut's layers sit in the block beside it, its gate under its name.
+    rows = [row for child in item.shortcut.items for row in item_rows(child, prefix)]
+    rows += [row for child in item.gate for row in item_rows(child, path)]
+    return rows + [_row(path, item.kind, _merge_detail(item), item.out_shape, 0,
+                        _merge_work(item))]
 
 
 def _block_row(block: ir.Block, prefix: str) -> tuple[BlockRow, list[LayerRow]]:
     path = _path(prefix, block.name)
-    layers = [_layer_row(layer, path) for layer in block.layers]
+    layers = [row for item in block.items for row in item_rows(item, path)]
     row = BlockRow(name=path, block=block.block, output_shape=list(block.out_shape))
     _sum_into(row, layers)
     return row, layers
@@ -337,7 +333,7 @@ def analyze_stage(stage: ir.Stage) -> StageReport:
             report.block_rows.append(row)
             report.layers.extend(layers)
         else:
-            report.layers.append(_layer_row(item, stage.module))
+            report.layers.extend(item_rows(item, stage.module))
     _sum_into(report, report.layers)
     return report
 

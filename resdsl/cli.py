@@ -80,13 +80,12 @@ def load_network(spec: Path, network: str | None = None, input: str | None = Non
 def check(specs: List[Path] = SPECS, network: Optional[str] = NETWORK) -> None:
     """Validate specs and evaluate their `expect` lines."""
     from .loader import load_program
-    from .lower import lower, static_check
+    from .lower import lower
 
     failed = False
     for spec in specs:
         try:
             program = load_program(spec)
-            static_check(program)
             names = [network] if network else [d.name for d in program.networks]
             if not names:
                 out.print(f"[green]ok[/]    {spec}  (no network: declarations only)")
@@ -167,13 +166,13 @@ def build(spec: Path = typer.Argument(..., help="a .res spec"),
     if ir:
         out.print(net.model_dump_json(indent=2), markup=False)
         return
-    from .compiler import compile_network, describe_module, save_model
+    from .compiler import compile_network, describe_module
+    from .modelfile import save_model
 
     module = compile_network(net)
     _print_structure(net, describe_module(net))
     if save is not None:
-        save_model(module, spec.read_text(encoding="utf-8"), save, spec_path=str(spec),
-                   network_name=net.name)
+        save_model(module, save)
         out.print(f"saved {save}")
 
 

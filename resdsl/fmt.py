@@ -27,6 +27,11 @@ _PRECEDENCE = {"+": 1, "-": 1, "*": 2, "/": 2, "//": 2}
 
 
 def expr(node: syn.Expr, parent: int = 0, right_side: bool = False) -> str:
+    """`parent`: the precedence of the operator around `node` (0 at the top, or as the
+    left operand of + and -, where a leading minus may stand)."""
+    if isinstance(node, syn.Neg):
+        text = f"-{expr(node.operand, 2)}"
+        return text if parent == 0 or (parent == 1 and not right_side) else f"({text})"
     if isinstance(node, syn.Number):
         return node.text
     if isinstance(node, syn.Dims):
@@ -46,13 +51,34 @@ def expr(node: syn.Expr, parent: int = 0, right_side: bool = False) -> str:
 
 
 def _arg(arg: syn.Arg, keyword: str = " = ") -> str:
-    return expr(arg.value) if arg.name is None else f"{arg.name}{keyword}{expr(arg.value)}"
+    if arg.name is None:
+        return expr(arg.value)
+    value = expr(arg.value)
+    if keyword == " " and isinstance(arg.value, syn.Neg):
+        value = f"({value})"  # an option's value cannot begin with '-'
+    return f"{arg.name}{keyword}{value}"
 
 
 def call(node: syn.Call) -> str:
     if node.args is None:
         return node.name
     return f"{node.name}({', '.join(_arg(a) for a in node.args)})"
+
+
+def _signature(keyword: str, decl) -> str:
+    """`block name(a, b = 1)`, its parameters wrapped under the first past LINE_WIDTH."""
+    head = f"{keyword} {decl.name}("
+    texts = [p.name if p.default is None else f"{p.name} = {expr(p.default)}" for p in decl.params]
+    lines, line = [], head
+    for i, text in enumerate(texts):
+        piece = text + ("," if i < len(texts) - 1 else ")")
+        if line != head and len(line) + 1 + len(piece) + 2 > LINE_WIDTH:
+            lines.append(line)
+            line = " " * len(head) + piece
+        else:
+            line += ("" if line == head or line.endswith("(") else " ") + piece
+    lines.append(line if texts else head + ")")
+    return "\n".join(lines)
 
 
 def _params(params: list[syn.Param]) -> str:
@@ -68,27 +94,41 @@ def _comment(text: str) -> str:
 
 
 def _layer(stmt: syn.LayerStmt, label_width: int) -> str:
-    label = f"{stmt.label}:" if stmt.label else ""
-    head = f"{label:<{label_width}}{stmt.layer}" if label_width else stmt.layer
+    head = _labelled(stmt.label, label_width, stmt.layer)
     args = ", ".join(_arg(a, keyword=" ") for a in stmt.args)
-    return f"{head} {args}" if args else head
+    head = f"{head} {args}" if args else head
+    return head if stmt.body is None else _braced(head, _body_lines(stmt.body), 0)
 
 
-def _repeat(stmt: syn.RepeatStmt) -> str:
-    return f"{expr(stmt.count)} x {call(stmt.call)}"
+def _labelled(label: str | None, width: int, text: str) -> str:
+    prefix = f"{label}:" if label else ""
+    return f"{prefix:<{width}}{text}" if width else (f"{prefix} {text}" if prefix else text)
+
+
+def _item(stmt, label_width: int) -> str:
+    if isinstance(stmt, syn.LayerStmt):
+        return _layer(stmt, label_width)
+    if isinstance(stmt, syn.GroupStmt):
+        return _braced(f"{stmt.label}:" if stmt.label else "", _body_lines(stmt.body), 0)
+    if stmt.call is not None:
+        return f"{expr(stmt.count)} x {call(stmt.call)}"
+    return _braced(f"{expr(stmt.count)} x", _body_lines(stmt.body), 0)
 
 
 def _body_lines(items: list) -> list[tuple[syn.Statement, str]]:
     labels = [len(i.label) + 2 for i in items if isinstance(i, syn.LayerStmt) and i.label]
     width = max(labels, default=0)
-    return [(i, _layer(i, width) if isinstance(i, syn.LayerStmt) else _repeat(i)) for i in items]
+    # A branch's or a group's lines go under the layer kinds, past the labels.
+    return [(i, _item(i, width).replace("\n", "\n" + " " * width)) for i in items]
 
 
 def _one_line(items: list[syn.Statement], texts: list[str], prefix: str) -> str | None:
     """`{ a; b }` for short bodies without comments, as the paper writes a head."""
-    if len(items) > ONE_LINE_BODY or any(i.comments or i.trailing_comment for i in items):
+    if len(items) > ONE_LINE_BODY or any(i.comments or i.trailing_comment for i in items) \
+            or any("\n" in text for text in texts):
         return None
-    line = f"{prefix} {{ {'; '.join(texts)} }}" if texts else f"{prefix} {{ }}"
+    space = " " if prefix else ""
+    line = f"{prefix}{space}{{ {'; '.join(texts)} }}" if texts else f"{prefix}{space}{{ }}"
     return line if len(line) <= LINE_WIDTH else None
 
 
@@ -100,7 +140,8 @@ def _braced(prefix: str, pairs: list[tuple[syn.Statement, str]], depth: int,
         if single is not None:
             return single
     inner = _lines(pairs, depth + 1)
-    return f"{prefix} {{\n{inner}\n{INDENT * depth}}}" if inner else f"{prefix} {{\n{INDENT * depth}}}"
+    opening = f"{prefix} {{" if prefix else "{"
+    return f"{opening}\n{inner}\n{INDENT * depth}}}" if inner else f"{opening}\n{INDENT * depth}}}"
 
 
 def _lines(pairs: list[tuple[syn.Statement, str]], depth: int, groups=None) -> str:
@@ -135,11 +176,11 @@ def _net_stmt(stmt) -> str:
     if isinstance(stmt, syn.ShortcutStmt):
         return f"{'shortcut':<{_SCALAR_PAD}}{expr(stmt.value)}"
     if isinstance(stmt, syn.SectionStmt):
-        prefix = stmt.role + (f" {stmt.name}" if stmt.name else "")
+        prefix = stmt.role + (f" {stmt.name}" if stmt.name else "") + _container(stmt)
         return _braced(prefix, _body_lines(stmt.body), 0)
     if isinstance(stmt, syn.StageStmt):
         options = "".join(f", {_arg(o, keyword=' ')}" for o in stmt.options)
-        return f"stage {stmt.name}: {_repeat(stmt.repeat)}{options}"
+        return f"stage {stmt.name}{_container(stmt)}: {_item(stmt.repeat, 0)}{options}"
     if isinstance(stmt, syn.ExpectStmt):
         within = f" within {stmt.within}%" if stmt.within else ""
         return f"expect {stmt.metric:<6} {stmt.quantity}{within}"
@@ -148,6 +189,10 @@ def _net_stmt(stmt) -> str:
             return f"train {stmt.recipe}"
         return _braced(f"train {stmt.recipe}", _recipe_lines(stmt.fields), 0)
     raise TypeError(f"not a network statement: {stmt!r}")
+
+
+def _container(stmt) -> str:
+    return f" in {stmt.module}" if stmt.module else ""
 
 
 def _net_body(prefix: str, body: list) -> str:
@@ -171,14 +216,18 @@ def _decl_text(decl) -> str:
     if isinstance(decl, syn.ImportDecl):
         return f'import "{decl.path}"'
     if isinstance(decl, syn.BlockDecl):
-        return _braced(f"block {decl.name}({_params(decl.params)})", _body_lines(decl.body), 0,
-                       allow_one_line=False)
+        return _braced(_signature("block", decl), _body_lines(decl.body), 0, allow_one_line=False)
     if isinstance(decl, syn.FamilyDecl):
-        return _net_body(f"family {decl.name}({_params(decl.params)})", decl.body)
+        return _net_body(_signature("family", decl), decl.body)
     if isinstance(decl, syn.NetworkDecl):
         head = f"network {decl.name}" + (f" = {call(decl.base)}" if decl.base else "")
         return head if decl.body is None else _net_body(head, decl.body)
     if isinstance(decl, syn.RecipeDecl):
         head = f"recipe {decl.name}" + (f" = {decl.base}" if decl.base else "")
         return _braced(head, _recipe_lines(decl.fields), 0, allow_one_line=False)
+    if isinstance(decl, syn.ShortcutDecl):
+        params = f"({_params(decl.params)})" if decl.params else ""
+        cases = [(case, case.name + " " + case.word if case.word is not None else
+                  _braced(case.name, _body_lines(case.body), 0)) for case in decl.cases]
+        return _braced(f"shortcut {decl.name}{params}", cases, 0, allow_one_line=False)
     raise TypeError(f"not a declaration: {decl!r}")

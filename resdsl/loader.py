@@ -1,44 +1,55 @@
-"""Reading .res files and resolving their imports into one namespace of declarations."""
+"""Reading .res files and resolving their imports into one namespace of declarations.
+
+Every file is parsed and checked by the static rules (`rules.py`) once, when it is
+read, whether it is the file named on the command line, an import or the prelude.
+A `Program` remembers the text of every file it read (`sources`), so that a model
+file can carry its spec and be rebuilt through the same path without the files.
+"""
 
 from __future__ import annotations
 
+import os
+import stat
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
+from typing import Callable
 
 from . import syntax as syn
 from .diagnostics import ResdslFileError, ResdslImportError, ResdslValidationError, Span
-from .evaluate import did_you_mean
+from .expressions import did_you_mean
 from .parser import parse
 
 MAX_FILE_BYTES = 4 * 1024 * 1024  # far beyond any spec; refuse before parsing
 MAX_IMPORT_DEPTH = 64  # files importing files; deeper is a mistake (and would overflow the stack)
 PRELUDE_PATH = "<prelude>"
 
+TABLES = {syn.BlockDecl: "blocks", syn.FamilyDecl: "families", syn.NetworkDecl: "networks",
+          syn.RecipeDecl: "recipes", syn.ShortcutDecl: "shortcuts"}
+
 
 @dataclass
 class Namespace:
-    """Every block, family, network and recipe a file can see, by name.
+    """Every block, family, network, recipe and shortcut a file can see, by name.
 
     Later definitions shadow earlier ones: the prelude first, then imports in order,
-    then the file's own declarations, so a spec can redefine `basic`.
+    then the file's own declarations, so a spec can redefine `basic` or `B`.
     """
 
     blocks: dict[str, syn.BlockDecl] = field(default_factory=dict)
     families: dict[str, syn.FamilyDecl] = field(default_factory=dict)
     networks: dict[str, syn.NetworkDecl] = field(default_factory=dict)
     recipes: dict[str, syn.RecipeDecl] = field(default_factory=dict)
+    shortcuts: dict[str, syn.ShortcutDecl] = field(default_factory=dict)
 
     def add_module(self, module: syn.Module) -> None:
-        tables = {syn.BlockDecl: self.blocks, syn.FamilyDecl: self.families,
-                  syn.NetworkDecl: self.networks, syn.RecipeDecl: self.recipes}
         for decl in module.decls:
-            if type(decl) in tables:
-                tables[type(decl)][decl.name] = decl
+            if type(decl) in TABLES:
+                getattr(self, TABLES[type(decl)])[decl.name] = decl
 
-    def merge(self, other: "Namespace") -> None:
-        for name in ("blocks", "families", "networks", "recipes"):
+    def merge(self, other: Namespace) -> None:
+        for name in TABLES.values():
             getattr(self, name).update(getattr(other, name))
 
     def lookup(self, table: str, name: str, span: Span | None, what: str):
@@ -56,25 +67,34 @@ class Program:
     module: syn.Module
     namespace: Namespace
     text: str
+    # Every file read for it, by the path its spans name: the file itself and its imports.
+    sources: dict[str, str] = field(default_factory=dict)
+    base_dir: Path = field(default_factory=Path.cwd)  # where its imports are resolved from
 
     @property
     def networks(self) -> list[syn.NetworkDecl]:
         return [d for d in self.module.decls if isinstance(d, syn.NetworkDecl)]
 
 
+# How an import is read: from the disk, or from the sources a model file carries.
+Reader = Callable[[Path], str]
+
+
 def read_spec(path: str | Path) -> str:
     """The text of a spec file, or a ResdslFileError that says what is wrong with it."""
-    path = Path(path)
-    shown = str(path)
+    path, shown = Path(path), str(path)
     try:
-        if not path.exists():
-            raise ResdslFileError("no such file", file=shown)
-        if path.is_dir():
+        info = os.stat(path)
+        if stat.S_ISDIR(info.st_mode):
             raise ResdslFileError("is a directory, not a .res file", file=shown)
-        # Read one byte past the limit rather than trust st_size: /dev/zero has size 0.
+        if not stat.S_ISREG(info.st_mode):  # a pipe or a device would block or never end
+            raise ResdslFileError("not a regular file (a pipe, a device or a socket)", file=shown)
+        # Read one byte past the limit rather than trust st_size, which may change.
         with path.open("rb") as file:
             data = file.read(MAX_FILE_BYTES + 1)
-    except (OSError, ValueError) as error:  # ValueError: a NUL byte in the path
+    except FileNotFoundError:
+        raise ResdslFileError("no such file", file=shown) from None
+    except (OSError, ValueError, RuntimeError) as error:  # ValueError: a NUL byte in the path
         reason = getattr(error, "strerror", None) or error
         raise ResdslFileError(f"cannot read file: {reason}", file=shown) from None
     if len(data) > MAX_FILE_BYTES:
@@ -87,8 +107,13 @@ def decode(data: bytes, shown: str) -> str:
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as error:
+        from .diagnostics import register_source
+
+        # Shown with the bad bytes replaced, so the error gets its line and caret.
+        register_source(shown, data.decode("utf-8-sig", errors="replace"))
+        start = data.rfind(b"\n", 0, error.start) + 1
         line = data[:error.start].count(b"\n") + 1
-        col = error.start - (data.rfind(b"\n", 0, error.start) + 1) + 1
+        col = len(data[start:error.start].decode("utf-8", errors="replace")) + 1
         raise ResdslFileError(
             f"file is not UTF-8 text (byte 0x{data[error.start]:02x})",
             Span(shown, line, col, line, col + 1)) from None
@@ -97,39 +122,72 @@ def decode(data: bytes, shown: str) -> str:
 @lru_cache(maxsize=1)
 def prelude() -> syn.Module:
     text = resources.files("resdsl").joinpath("prelude.res").read_text(encoding="utf-8")
-    return parse(text, PRELUDE_PATH)
+    module = parse(text, PRELUDE_PATH)
+    namespace = Namespace()
+    namespace.add_module(module)
+    _check(module, namespace)
+    return module
+
+
+def prelude_namespace() -> Namespace:
+    namespace = Namespace()
+    namespace.add_module(prelude())
+    return namespace
 
 
 def load_program(path: str | Path) -> Program:
+    """A spec file and everything it imports, from the disk."""
     text = read_spec(path)
-    return program_from_text(text, str(path), base_dir=Path(path).resolve().parent,
-                             importing=(Path(path).resolve(),))
+    resolved = Path(path).resolve()
+    return program_from_text(text, str(path), base_dir=resolved.parent, importing=(resolved,))
+
+
+def program_from_sources(path: str, base_dir: str | Path, sources: dict[str, str]) -> Program:
+    """A program rebuilt from the texts of its files (a model file's), with no disk:
+    imports are resolved from `base_dir` as they were, and looked up among `sources`."""
+    def read(target: Path) -> str:
+        if str(target) not in sources:
+            raise ResdslFileError("is not among the sources this file carries", file=str(target))
+        return sources[str(target)]
+
+    if path not in sources:
+        raise ResdslFileError("the spec's own text is missing", file=path)
+    return program_from_text(sources[path], path, base_dir=Path(base_dir),
+                             importing=(Path(base_dir) / Path(path).name,), reader=read)
 
 
 def program_from_text(text: str, path: str = "<string>", base_dir: Path | None = None,
-                      importing: tuple[Path, ...] = (),
-                      loaded: dict[Path, Namespace] | None = None) -> Program:
-    """`importing`: the chain of files being read (for cycles); `loaded`: the namespaces
+                      importing: tuple[Path, ...] = (), loaded: dict | None = None,
+                      reader: Reader = read_spec) -> Program:
+    """`importing`: the chain of files being read (for cycles); `loaded`: the programs
     of the files already read in this load, so a file imported twice is read once."""
     module = parse(text, path)
-    namespace = Namespace()
-    namespace.add_module(prelude())
+    namespace = prelude_namespace()
     base_dir = base_dir or Path.cwd()
     loaded = {} if loaded is None else loaded
+    sources = {path: text}
     for decl in module.decls:
         if isinstance(decl, syn.ImportDecl):
-            namespace.merge(_import(decl, base_dir, importing, loaded))
+            imported = _import(decl, base_dir, importing, loaded, reader)
+            namespace.merge(imported.namespace)
+            sources.update(imported.sources)
     _check_duplicates(module)
     namespace.add_module(module)
-    return Program(module, namespace, text)
+    _check(module, namespace)
+    return Program(module, namespace, text, sources, base_dir)
+
+
+def _check(module: syn.Module, namespace: Namespace) -> None:
+    from .rules import check_module  # rules reads the namespace this module builds
+
+    check_module(module, namespace)
 
 
 def _import(decl: syn.ImportDecl, base_dir: Path, importing: tuple[Path, ...],
-            loaded: dict[Path, Namespace]) -> Namespace:
+            loaded: dict[Path, Program], reader: Reader) -> Program:
     try:
         target = (base_dir / decl.path).resolve()
-        is_file, is_dir, exists = target.is_file(), target.is_dir(), target.exists()
-    except (OSError, ValueError) as error:  # a name too long, a NUL byte
+    except (OSError, ValueError, RuntimeError) as error:  # too long, a NUL, a symlink loop
         reason = getattr(error, "strerror", None) or error
         raise ResdslImportError(f"cannot import \"{decl.path}\": {reason}", decl.span) from None
     if target in importing:
@@ -139,16 +197,15 @@ def _import(decl: syn.ImportDecl, base_dir: Path, importing: tuple[Path, ...],
         return loaded[target]
     if len(importing) >= MAX_IMPORT_DEPTH:
         raise ResdslImportError(f"imports nested more than {MAX_IMPORT_DEPTH} files deep", decl.span)
-    if not is_file:
-        what = "is a directory" if is_dir else "not a regular file" if exists else "no such file"
-        raise ResdslImportError(f"cannot import \"{decl.path}\": {what} ({target})", decl.span)
     try:
-        text = read_spec(target)
+        text = reader(target)
     except ResdslFileError as error:
-        raise ResdslImportError(f"cannot import \"{decl.path}\": {error.message}", decl.span) from None
-    program = program_from_text(text, str(target), target.parent, (*importing, target), loaded)
-    loaded[target] = program.namespace
-    return program.namespace
+        raise ResdslImportError(f"cannot import \"{decl.path}\": {error.message} ({target})",
+                                decl.span) from None
+    program = program_from_text(text, str(target), target.parent, (*importing, target), loaded,
+                                reader)
+    loaded[target] = program
+    return program
 
 
 def _check_duplicates(module: syn.Module) -> None:

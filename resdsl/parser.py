@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from collections import deque
 from dataclasses import replace
 from functools import lru_cache
@@ -43,7 +45,11 @@ def _parser() -> Lark:
 
 def parse(text: str, path: str = "<string>") -> syn.Module:
     """Parse .res text into a syntax tree. Raises ResdslSyntaxError."""
+    # Old Mac line ends (a lone CR) and Windows ones end lines too; the grammar and
+    # the diagnostics count lines at "\n" only.
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
     register_source(path, text)
+    check_characters(text, path)
     _check_nesting(text, path)
     _comment_sink.clear()
     try:
@@ -59,6 +65,59 @@ def parse(text: str, path: str = "<string>") -> syn.Module:
             raise error.orig_exc from None
         raise
     return _attach_comments(module, comments)
+
+
+# Characters that look like ASCII ones a spec uses, as people paste them from papers,
+# word processors and other scripts' keyboards. NFKC folds the full-width forms itself.
+_LOOKALIKES = {
+    **dict(zip("абвгеёкмнорстухіјѕԁһ", "a6breekmhopctyxijsdh")),
+    **dict(zip("АВЕКМНОРСТХ", "ABEKMHOPCTX")),
+    **dict(zip("αβεικνορτυχ", "aBeikvoptux")), **dict(zip("ΑΒΕΖΗΙΚΜΝΟΡΤΥΧ", "ABEZHIKMNOPTYX")),
+    "\u00d7": "x", "\u2013": "-", "\u2014": "-", "\u2212": "-", "\u2018": "'", "\u2019": "'",
+    "\u201c": '"', "\u201d": '"', "\u00a0": " ", "\u2009": " ", "\u202f": " ",
+}
+_NON_ASCII = re.compile(r"[^\t\n\f\x20-\x7e]")
+
+
+def check_characters(text: str, path: str) -> None:
+    """Refuse a character outside printable ASCII where the grammar reads (comments and
+    quoted file names may hold any), naming it: `е` may be Cyrillic, `１` full-width."""
+    for match in _NON_ASCII.finditer(text):
+        start = text.rfind("\n", 0, match.start()) + 1
+        if _in_comment_or_string(text[start:match.start()]):
+            continue
+        line = text.count("\n", 0, match.start()) + 1
+        col = match.start() - start + 1
+        raise ResdslSyntaxError(describe_character(match.group()),
+                                Span(path, line, col, line, col + 1))
+
+
+def _in_comment_or_string(before: str) -> bool:
+    in_string = False
+    for char in before:
+        if char == '"':
+            in_string = not in_string
+        elif char == "#" and not in_string:
+            return True
+    return in_string
+
+
+def describe_character(char: str) -> str:
+    """`U+0435 CYRILLIC SMALL LETTER IE looks like 'e'`, and what to write instead."""
+    if unicodedata.category(char) == "Cc":
+        return f"unexpected character U+{ord(char):04X} (a control character): delete it"
+    what = f"U+{ord(char):04X} {unicodedata.name(char, 'an unnamed character')}"
+    folded = _LOOKALIKES.get(char) or unicodedata.normalize("NFKC", char)
+    if folded.isascii() and folded.isprintable() and folded != char:
+        shown = "a space" if folded == " " else f"'{folded}'"
+        return f"unexpected character {what}: it looks like {shown}, but only ASCII is " \
+               f"read outside comments; write {shown} instead"
+    if unicodedata.category(char) == "Nd":
+        return (f"unexpected character {what}: a digit of another script; numbers are written "
+                f"with the ASCII digits 0-9 (this one is {unicodedata.digit(char)})")
+    if unicodedata.category(char) in ("Cf", "Zs", "Zl", "Zp") or char.isspace():
+        return f"unexpected invisible character {what}: delete it"
+    return f"unexpected character {what}: only ASCII is read outside comments and file names"
 
 
 def _check_nesting(text: str, path: str) -> None:
@@ -221,6 +280,8 @@ class _ToSyntax(Transformer):
     def _binop(self, op, meta, c):
         return syn.BinOp(op=op, left=c[0], right=c[1], span=self._at(meta))
 
+    def neg(self, meta, c): return syn.Neg(operand=c[0], span=self._at(meta))
+
     def conditional(self, meta, c):
         then, left, compare, right, otherwise = c
         return syn.Conditional(then=then, left=left, compare=str(compare), right=right,
@@ -244,11 +305,15 @@ class _ToSyntax(Transformer):
         return syn.Call(name=name, args=(args or []) if parens else None, span=self._at(meta))
 
     def layer(self, meta, c):
-        label, kind, args = c
-        return syn.LayerStmt(label=None if label is None else str(label), layer=str(kind),
-                             args=args or [], span=self._at(meta))
+        label, kind, args, body = c
+        return syn.LayerStmt(label=_text(label), layer=str(kind), args=args or [], body=body,
+                             span=self._at(meta))
 
     def repeat(self, meta, c): return syn.RepeatStmt(count=c[0], call=c[1], span=self._at(meta))
+    def inline_repeat(self, meta, c): return syn.RepeatStmt(count=c[0], body=c[1], span=self._at(meta))
+    def group(self, meta, c): return syn.GroupStmt(label=_text(c[0]), body=c[1], span=self._at(meta))
+    def container(self, meta, c): return c[0]
+    def module_path(self, meta, c): return ".".join(map(str, c))
     def body(self, meta, c): return list(c)
     def net_body(self, meta, c): return list(c)
     def recipe_body(self, meta, c): return list(c)
@@ -262,11 +327,13 @@ class _ToSyntax(Transformer):
     def stage_body_stmt(self, meta, c): return self._section("stage", meta, c)
 
     def _section(self, role, meta, c):
-        name = None if c[0] is None else str(c[0])
-        return syn.SectionStmt(role=role, name=name, body=c[1], span=self._at(meta))
+        name, module, body = c
+        return syn.SectionStmt(role=role, name=_text(name), module=module, body=body,
+                               span=self._at(meta))
 
     def stage_stmt(self, meta, c):
-        return syn.StageStmt(name=str(c[0]), repeat=c[1], options=list(c[2:]), span=self._at(meta))
+        return syn.StageStmt(name=str(c[0]), module=c[1], repeat=c[2], options=list(c[3:]),
+                             span=self._at(meta))
 
     def quantity(self, meta, c): return str(c[0])
 
@@ -301,8 +368,23 @@ class _ToSyntax(Transformer):
     def derived_recipe(self, meta, c):
         return syn.RecipeDecl(name=str(c[0]), base=str(c[1]), fields=c[2], span=self._at(meta))
 
+    def shortcut_def(self, meta, c):
+        return syn.ShortcutDecl(name=str(c[0]), params=c[1] or [], cases=c[2], span=self._at(meta))
+
+    def shortcut_body(self, meta, c): return list(c)
+
+    def shortcut_case(self, meta, c):
+        name, rest = str(c[0]), c[1]
+        if isinstance(rest, Token):  # `same off`
+            return syn.ShortcutCase(name=name, word=str(rest), span=self._at(meta))
+        return syn.ShortcutCase(name=name, body=rest, span=self._at(meta))
+
     def start(self, meta, c):
         return syn.Module(path=self.path, decls=list(c), span=self._at(meta))
+
+
+def _text(token: Token | None) -> str | None:
+    return None if token is None else str(token)
 
 
 def _dims(token: Token, path: str) -> syn.Dims:
@@ -344,7 +426,7 @@ def _attach(stmt, pending: deque, next_start: int | None):
         leading.append(_comment_text(token))
         last_line = token.line
     update: dict = {"comments": tuple(leading)}
-    for field in ("body", "fields"):
+    for field in ("body", "fields", "cases"):
         children = getattr(stmt, field, None)
         if isinstance(children, list) and children and isinstance(children[0], syn.Statement):
             update[field] = _attach_all(children, pending)

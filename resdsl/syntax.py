@@ -48,6 +48,14 @@ class BinOp(Node):
 
 
 @dataclass(frozen=True, kw_only=True)
+class Neg(Node):
+    """`-x`: where an expression may begin with a minus (defaults, arguments, `(-3)`)."""
+
+    kind: Literal["neg"] = "neg"
+    operand: Expr
+
+
+@dataclass(frozen=True, kw_only=True)
 class Conditional(Node):
     """`then if left == right else otherwise` (or `!=`)."""
 
@@ -59,7 +67,7 @@ class Conditional(Node):
     otherwise: Expr
 
 
-Expr = Union[Number, Dims, Name, BinOp, Conditional]
+Expr = Union[Number, Dims, Name, BinOp, Neg, Conditional]
 
 
 # ---- calls, layers, bodies ---------------------------------------------------------
@@ -83,20 +91,35 @@ class Statement(Node):
 
 @dataclass(frozen=True, kw_only=True)
 class LayerStmt(Statement):
+    """`label: kind args`, and for `gate` and `highway` the `{ ... }` of their branch."""
+
     kind: Literal["layer"] = "layer"
     label: str | None = None
     layer: str
     args: list[Arg] = field(default_factory=list)
+    body: list[BodyItem] | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
 class RepeatStmt(Statement):
+    """`N x block(args)` (blocks), or `N x { items }` (the items written N times in place)."""
+
     kind: Literal["repeat"] = "repeat"
     count: Expr
-    call: Call
+    call: Call | None = None
+    body: list[BodyItem] | None = None
 
 
-BodyItem = Union[LayerStmt, RepeatStmt]
+@dataclass(frozen=True, kw_only=True)
+class GroupStmt(Statement):
+    """`label: { items }`: a nested module whose children are numbered 0, 1, ..."""
+
+    kind: Literal["group"] = "group"
+    label: str | None = None
+    body: list[BodyItem]
+
+
+BodyItem = Union[LayerStmt, RepeatStmt, GroupStmt]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -131,6 +154,7 @@ class SectionStmt(Statement):
     kind: Literal["section"] = "section"
     role: Literal["stem", "stage", "head"]
     name: str | None = None
+    module: str | None = None  # `in stages.0.blocks`: the module holding its items
     body: list[BodyItem]
 
 
@@ -140,6 +164,7 @@ class StageStmt(Statement):
 
     kind: Literal["stage"] = "stage"
     name: str
+    module: str | None = None  # `in stages.0.blocks`: the module holding its blocks
     repeat: RepeatStmt
     options: list[Arg] = field(default_factory=list)
 
@@ -207,7 +232,24 @@ class RecipeDecl(Statement):
     fields: list[RecipeField]
 
 
-Decl = Union[ImportDecl, BlockDecl, FamilyDecl, NetworkDecl, RecipeDecl]
+@dataclass(frozen=True, kw_only=True)
+class ShortcutCase(Statement):
+    """`same { items }`, `changed { items }`, or `same off` (nothing is added)."""
+
+    name: str  # "same" or "changed" (checked by the lowering)
+    body: list[BodyItem] | None = None
+    word: str | None = None  # the word written instead of a body: "off"
+
+
+@dataclass(frozen=True, kw_only=True)
+class ShortcutDecl(Statement):
+    kind: Literal["shortcut"] = "shortcut"
+    name: str
+    params: list[Param]
+    cases: list[ShortcutCase]
+
+
+Decl = Union[ImportDecl, BlockDecl, FamilyDecl, NetworkDecl, RecipeDecl, ShortcutDecl]
 
 
 @dataclass(frozen=True, kw_only=True)

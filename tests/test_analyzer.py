@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from resdsl import parse_network
+from resdsl import network_from_text, parse_network
 from resdsl.analyzer import analyze
 from resdsl.loader import load_program
 
@@ -40,7 +40,7 @@ def report_of(name: str, input=None):
 def derived(base: str, body: str):
     """A network derived in text from a spec, e.g. resnet18 with `shortcut A`."""
     text = f'import "{SPECS / base}.res"\nnetwork derived = {Path(base).name} {{ {body} }}\n'
-    return analyze(parse_network(text))
+    return analyze(network_from_text(text))
 
 
 # ---- torch is never imported --------------------------------------------------------
@@ -72,7 +72,7 @@ def test_exact_counts_224(name, key):
             else derived(name, "shortcut A")
         # Option A shortcuts have no parameters: the option-B count less the projections.
         projections = sum(l.params for s in report_of(name).stages for l in s.layers
-                          if l.kind == "residual")
+                          if ".downsample." in l.name)
         assert report.params == EXACT[name]["params"] - projections
     else:
         spec = f"torchvision/{name}" if key == "macs_stride_on_3x3" else name
@@ -156,8 +156,8 @@ def test_plain18_and_option_a_resnet18():
 
 
 def _added_elements(report) -> int:
-    return sum(prod(l.output_shape) for s in report.stages for l in s.layers
-               if l.kind == "residual")
+    """The additions of the shortcuts: one per element where a merge adds one."""
+    return sum(l.elementwise for s in report.stages for l in s.layers if l.kind == "residual")
 
 
 # ---- conventions, layer by layer -----------------------------------------------------------
@@ -175,31 +175,39 @@ def test_per_layer_conventions_resnet34():
     assert relu.elementwise == prod(relu.output_shape) and relu.flops == 0
     pool = layers["maxpool"]
     assert pool.elementwise == 3 * 3 * prod(pool.output_shape)
-    identity = layers["layer1.0.downsample"]
+    identity = layers["layer1.0.residual"]
     assert (identity.flops, identity.elementwise) == (0, prod(identity.output_shape))
+    assert identity.detail == "+ identity"
     avgpool, fc = layers["avgpool"], layers["fc"]
     assert avgpool.elementwise == 512 * 7 * 7  # H*W per output channel
     assert (fc.flops, fc.elementwise, fc.params) == (512 * 1000, 1000, 512 * 1000 + 1000)
 
 
 def test_projection_shortcut_counts():
-    """Option B's 1x1 conv, stride 2, counts as multiply-adds; its BN as element-wise."""
-    proj = _layers(report_of("resnet34"))["layer2.0.downsample"]
-    c_in, (c_out, h, w) = 64, proj.output_shape
-    assert proj.flops == c_in * c_out * h * w
-    assert proj.params == c_in * c_out + 2 * c_out
-    assert proj.elementwise == 2 * c_out * h * w + c_out * h * w  # BN, then the addition
+    """Option B's 1x1 conv, stride 2, counts as multiply-adds; its BN as element-wise;
+    each in a row of its own, the addition in the merge's."""
+    layers = _layers(report_of("resnet34"))
+    conv, bn = layers["layer2.0.downsample.0"], layers["layer2.0.downsample.1"]
+    merge = layers["layer2.0.residual"]
+    c_in, (c_out, h, w) = 64, conv.output_shape
+    assert (conv.kind, bn.kind) == ("conv", "batchnorm")
+    assert conv.flops == c_in * c_out * h * w
+    assert conv.params + bn.params == c_in * c_out + 2 * c_out
+    assert (bn.elementwise, merge.elementwise) == (2 * c_out * h * w, c_out * h * w)
+    assert merge.detail == "+ shortcut B: 1x1, 128, stride 2; BN"
 
 
 def test_option_a_zero_padding_is_free():
-    pad = _layers(report_of("resnet34_A"))["layer2.0.downsample"]
-    assert (pad.params, pad.flops, pad.elementwise) == (0, 0, prod(pad.output_shape))
+    layers = _layers(report_of("resnet34_A"))
+    pad, merge = layers["layer2.0.downsample"], layers["layer2.0.residual"]
+    assert (pad.kind, pad.params, pad.flops, pad.elementwise) == ("zeropad", 0, 0, 0)
+    assert merge.elementwise == prod(merge.output_shape)  # only the addition
 
 
 def test_option_c_projects_every_shortcut():
     b, c = report_of("resnet34_B"), report_of("resnet34_C")
-    shortcuts = [l for s in c.stages for l in s.layers if l.kind == "residual"]
-    assert all(l.detail.startswith("+ projection") for l in shortcuts)
+    merges = [l for s in c.stages for l in s.layers if l.kind == "residual"]
+    assert merges and all(l.detail.startswith("+ shortcut C: 1x1") for l in merges)
     assert c.params > b.params and c.flops > b.flops
 
 

@@ -5,8 +5,9 @@ import json
 import pytest
 
 from resdsl import parse_network
+from resdsl.analyzer import shortcut_kind
 from resdsl.diagnostics import ResdslError
-from resdsl.evaluate import Symbol, evaluate
+from resdsl.expressions import Symbol, evaluate
 from resdsl.loader import program_from_text
 from resdsl.lower import lower, quantity
 from resdsl.parser import parse
@@ -67,15 +68,15 @@ def test_a_stage_stride_applies_to_its_first_block_only():
 def test_shortcut_options(option, first_kind, later_kind):
     net = net_of(TINY.replace("shortcut A", f"shortcut {option}"))
     blocks = net.stages[2].blocks
-    assert blocks[0].residual.shortcut == first_kind
-    assert blocks[1].residual.shortcut == later_kind
-    assert all(b.residual.option == option for b in blocks)
+    assert shortcut_kind(blocks[0]) == first_kind
+    assert shortcut_kind(blocks[1]) == later_kind
+    assert all(b.merge.shortcut.decl == option for b in blocks)
 
 
 def test_stage_option_overrides_the_network_shortcut():
     net = net_of(TINY.replace("stride 2", "stride 2, shortcut C"))
-    assert [b.residual.shortcut for b in net.stages[2].blocks] == ["projection", "projection"]
-    assert net.stages[1].blocks[0].residual.shortcut == "identity"
+    assert [shortcut_kind(b) for b in net.stages[2].blocks] == ["projection", "projection"]
+    assert shortcut_kind(net.stages[1].blocks[0]) == "identity"
 
 
 def test_families_derived_networks_and_overrides():
@@ -103,13 +104,13 @@ def test_imports_are_relative_to_the_importing_file(tmp_path):
 def test_a_spec_may_redefine_a_prelude_block():
     text = "block basic(width, stride = 1) { conv 3x3, width, stride stride; relu; residual }\n" + TINY
     net = net_of(text)
-    assert [l.kind for l in net.stages[1].blocks[0].layers] == ["conv", "relu", "residual"]
+    assert [i.kind for i in net.stages[1].blocks[0].items] == ["conv", "relu", "residual"]
 
 
 def test_bottleneck_stride_position_is_a_block_parameter():
     paper = parse_network(ROOT / "specs" / "resnet50.res")
     tv = parse_network(ROOT / "specs" / "torchvision" / "resnet50.res")
-    strides = lambda net: [l.stride for l in net.stages[2].blocks[0].layers if l.kind == "conv"]
+    strides = lambda net: [i.stride for i in net.stages[2].blocks[0].items if i.kind == "conv"]
     assert strides(paper) == [2, 1, 1]
     assert strides(tv) == [1, 2, 1]
 
@@ -160,12 +161,12 @@ def test_train_statement_overrides_recipe_fields():
 
 
 def test_several_errors_are_reported_at_once():
-    bad = TINY.replace("classes 10", "classes 0").replace("shortcut A", "shortcut D")
+    bad = TINY.replace("classes 10", "classes 0").replace("shortcut A", "shortcut E")
     with pytest.raises(ResdslError) as caught:
         net_of(bad)
     messages = [d.message for d in caught.value.diagnostics]
     assert any("classes must be positive" in m for m in messages)
-    assert any("shortcut must be A, B, C or none" in m for m in messages)
+    assert any("shortcut must be one of A, B, C, none" in m for m in messages)
 
 
 def test_a_file_with_several_networks_needs_a_choice():

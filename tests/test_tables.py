@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from resdsl import parse_network
+from resdsl import network_from_text, parse_network
 from resdsl.analyzer import analyze
 from resdsl.loader import load_program
 from resdsl.tables import (comparison_table, expect_table, human, stage_names, stage_table,
@@ -78,7 +78,7 @@ def test_stage_table_states_the_convention():
 def test_expect_table_marks_failures():
     text = 'import "{}"\nnetwork r = resnet18 {{ expect params 12.5M }}\n'.format(
         SPECS / "resnet18.res")
-    report = analyze(parse_network(text))
+    report = analyze(network_from_text(text))
     rendered = render(expect_table(report))
     assert "FAIL" in rendered and "11,689,512" in rendered
 

@@ -49,6 +49,11 @@ def evaluate(expr: syn.Expr, env: Mapping[str, EvalValue], bare_words: bool = Fa
         left = evaluate(expr.left, env, bare_words)
         right = evaluate(expr.right, env, bare_words)
         return _arithmetic(expr, left, right)
+    if isinstance(expr, syn.Neg):
+        operand = evaluate(expr.operand, env, bare_words)
+        if not is_number(operand):
+            raise ResdslValidationError(f"'-' needs a number, got {describe(operand)}", expr.span)
+        return -operand
     if isinstance(expr, syn.Conditional):
         left = evaluate(expr.left, env, bare_words)
         right = evaluate(expr.right, env, bare_words)
@@ -158,6 +163,40 @@ def as_pair(value: EvalValue, what: str, span: Span | None, minimum: int = 1) ->
         return as_int(height, what, span, minimum), as_int(width, what, span, minimum)
     size = as_int(value, what, span, minimum)
     return size, size
+
+
+def bind_params(params: list[syn.Param], args: list[syn.Arg], caller_env: Mapping[str, EvalValue],
+                what: str, span: Span | None,
+                fixed: Mapping[str, EvalValue] | None = None) -> dict[str, EvalValue]:
+    """The arguments of a call bound to the callee's parameters, defaults filled in order
+    (a default may use earlier parameters); `fixed` values win over the written ones."""
+    names = [p.name for p in params]
+    positional = [a for a in args if a.name is None]
+    if len(positional) > len(params):
+        raise ResdslValidationError(
+            f"{what} takes {len(params)} argument(s) ({', '.join(names)}), got {len(positional)}",
+            positional[len(params)].span or span)
+    given = {param.name: evaluate(arg.value, caller_env) for param, arg in zip(params, positional)}
+    for arg in args:
+        if arg.name is None:
+            continue
+        if arg.name not in names:
+            raise ResdslValidationError(f"{what} has no parameter '{arg.name}'", arg.span,
+                                        notes=did_you_mean(arg.name, names) or
+                                        (f"parameters: {', '.join(names) or 'none'}",))
+        if arg.name in given:
+            raise ResdslValidationError(f"argument '{arg.name}' given twice", arg.span)
+        given[arg.name] = evaluate(arg.value, caller_env)
+    given.update(fixed or {})
+    bound: dict[str, EvalValue] = {}
+    for param in params:
+        if param.name in given:
+            bound[param.name] = given[param.name]
+        elif param.default is not None:
+            bound[param.name] = evaluate(param.default, bound)
+        else:
+            raise ResdslValidationError(f"{what} needs an argument for '{param.name}'", span)
+    return bound
 
 
 def to_ir_value(value: EvalValue):

@@ -1,0 +1,120 @@
+"""Model files (`resdsl build --save model.pt`): the weights with the spec they fit.
+
+A model file carries the text of the spec and of every file it imports, and is rebuilt
+through the same path as any spec (parse, the static rules, lowering, compiling), so a
+file from anywhere gets every check a spec gets before a module is built: there is one
+path from untrusted data to a module. The weights then load with strict=True.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from . import ir
+from .atomic import atomic_write
+from .compiler import CompiledNetwork, compile_network, unwrap
+from .diagnostics import ResdslError, ResdslFileError
+from .version import __version__
+
+FORMAT = "resdsl-model"  # tag of a saved model file, so a stray .pt is recognised
+FORMAT_VERSION = 2  # 2: the sources of the spec and its imports; 1: one spec text and an IR
+
+
+def save_model(model_or_net: nn.Module | ir.Network, path: str | Path) -> Path:
+    """Write the weights with the spec they came from to `path`, atomically.
+
+    An IR `Network` is compiled first (freshly initialised weights); a DDP-wrapped or
+    torch.compile'd model is unwrapped to the compiled network inside.
+    """
+    model = (compile_network(model_or_net) if isinstance(model_or_net, ir.Network)
+             else unwrap(model_or_net))
+    origin = model.network.origin
+    if origin is None:
+        raise TypeError("this network was not lowered from a spec (no origin): lower it "
+                        "with resdsl.parse_network, or build it from a spec file")
+    payload = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "resdsl_version": __version__,
+        "network": model.network.name,
+        "input": list(model.network.input),
+        "origin": origin.model_dump(mode="json"),
+        # On the CPU, so a model trained on a GPU loads anywhere.
+        "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+    }
+    path = Path(path)
+    try:
+        atomic_write(path, lambda file: torch.save(payload, file))
+    except OSError as error:
+        raise ResdslFileError(f"cannot write: {error.strerror or error}", file=str(path)) from None
+    return path
+
+
+def load_saved(path: str | Path, **options) -> CompiledNetwork:
+    """The model saved by `save_model`, rebuilt from its spec, weights loaded strictly.
+
+    `options` go to `compile_network`. Any problem with the file is a ResdslFileError;
+    a spec inside it that is not valid is reported as any spec error, in its own lines.
+    """
+    shown = str(path)
+    payload = _read_payload(Path(path), shown)
+    net = _rebuild(payload, shown)
+    model = compile_network(net, **options)
+    try:
+        model.load_state_dict(payload["state_dict"], strict=True)
+    except (RuntimeError, TypeError, AttributeError) as error:
+        detail = str(error).strip().splitlines()
+        raise ResdslFileError(f"the stored weights do not fit the stored network: "
+                              f"{(detail[-1].strip() if detail else str(error))[:300]}",
+                              file=shown) from None
+    return model
+
+
+def _rebuild(payload: dict, shown: str) -> ir.Network:
+    from .loader import program_from_sources, program_from_text
+    from .lower import lower
+
+    try:
+        if payload["format_version"] == 1:  # one spec text, no imports carried
+            program = program_from_text(payload["spec_text"], payload.get("spec_path") or shown)
+            return lower(program, payload["network"], tuple(payload.get("input") or ()) or None)
+        origin = ir.Origin.model_validate(payload["origin"])
+        program = program_from_sources(origin.path, origin.base_dir, origin.sources)
+        return lower(program, origin.network, origin.input)
+    except ResdslError as error:
+        raise ResdslFileError(f"the spec stored in this model file is not valid: "
+                              f"{error.message}", file=shown) from None
+    except (ValueError, TypeError, KeyError) as error:
+        raise ResdslFileError(f"damaged resdsl model file: its spec cannot be read ({error})"[:300],
+                              file=shown) from None
+
+
+_REQUIRED = {"format_version": int, "network": str, "state_dict": dict}
+_BY_VERSION = {1: {"spec_text": str}, 2: {"origin": dict}}
+
+
+def _read_payload(path: Path, shown: str) -> dict:
+    if not path.exists():
+        raise ResdslFileError("no such file", file=shown)
+    if not path.is_file():
+        raise ResdslFileError("is not a regular file, not a saved model", file=shown)
+    try:
+        # weights_only: tensors, numbers, strings, lists and dicts; nothing runs.
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # torch.load raises many types for a damaged file; all mean one thing
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise ResdslFileError(f"not a readable resdsl model file ({reason[:200]})", file=shown) from None
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        raise ResdslFileError("not a resdsl model file (written by `resdsl build --save`)", file=shown)
+    version = payload.get("format_version")
+    if isinstance(version, int) and version > FORMAT_VERSION:
+        raise ResdslFileError(
+            f"written by a newer resdsl (format {version}; this one reads up to "
+            f"{FORMAT_VERSION})", file=shown, notes=("upgrade resdsl",))
+    for key, kind in {**_REQUIRED, **_BY_VERSION.get(version, {})}.items():
+        if not isinstance(payload.get(key), kind):
+            raise ResdslFileError(f"damaged resdsl model file: '{key}' is missing or wrong", file=shown)
+    return payload

@@ -1,0 +1,246 @@
+"""Lowering one list of items (a section, a block, a group, a branch, a shortcut's path):
+repeats written out, every item named, built at the shape the one before it gives.
+
+Naming follows torchvision where a spec has its shape and nn.Sequential elsewhere: the
+top level, a block and a shortcut's path name their layers by kind (conv1, bn1, relu,
+fc; a kind met once keeps its bare name); containers (a stage's `layer1`, a group, a
+gate's branch) number their items 0, 1, 2, ... A label always wins.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+from . import ir
+from . import syntax as syn
+from .diagnostics import ResdslValidationError, Span
+from .expressions import EvalValue, as_int, bind_params, evaluate, to_ir_value
+from .ir.layers import LAYERS, SHORT_NAMES, LayerArgs
+from .loader import Namespace
+from .rules import SIGNATURES
+
+MAX_BLOCKS = 10_000  # ten times ResNet-1202; more would only hang the machine
+MAX_LAYERS = 200_000  # items once every repeat is written out (ResNet-1202: about 8,500)
+MAX_PARAMS = 2**31
+
+
+# ---- what a network may build ------------------------------------------------------------
+@dataclass
+class Budget:
+    """Blocks, layers and parameters so far, refused past their limits."""
+
+    blocks: int = 0
+    layers: int = 0
+    params: int = 0
+
+    def reserve(self, blocks: int, layers: int, span: Span | None) -> None:
+        self.blocks += blocks
+        self.layers += layers
+        if self.blocks > MAX_BLOCKS:
+            raise ResdslValidationError(
+                f"{self.blocks} blocks is too many to build (limit {MAX_BLOCKS})", span)
+        if self.layers > MAX_LAYERS:
+            raise ResdslValidationError(
+                f"the network would have more than {MAX_LAYERS:,} layers once its repeats are "
+                f"written out ({self.layers:,} so far): too large to build", span)
+
+    def add_params(self, params: int, span: Span | None) -> None:
+        self.params += params
+        if self.params > MAX_PARAMS:
+            raise ResdslValidationError(
+                f"the network has more than 2^31 parameters ({self.params:,} so far): too "
+                "large to build", span)
+
+
+def count(expr: syn.Expr, env) -> int:
+    return as_int(evaluate(expr, env), "the repeat count", expr.span)
+
+
+def size_of(items: list, env, ns: Namespace) -> tuple[int, int]:
+    """(blocks, layers) that `items` expand to, counted without building anything, so
+    that `10000 x huge_block` is refused at once. Stops counting once past the limit."""
+    blocks = layers = 0
+    for item in items:
+        if isinstance(item, syn.RepeatStmt):
+            n = count(item.count, env)
+            body, inner_env = item.body, env
+            if item.call is not None:
+                decl = ns.blocks.get(item.call.name)
+                body = decl.body if decl else []
+                inner_env = bind_params(decl.params, item.call.args or [], env,
+                                        f"block '{decl.name}'", item.call.span) if decl else {}
+                blocks += n
+            layers += n * (size_of(body, inner_env, ns)[1] + (item.call is not None))
+        else:
+            layers += 1 + size_of(getattr(item, "body", None) or [], env, ns)[1]
+        if blocks > MAX_BLOCKS or layers > MAX_LAYERS:
+            break
+    return blocks, layers
+
+
+@dataclass
+class Context:
+    """What every list of a network's items is lowered with."""
+
+    ns: Namespace
+    budget: Budget
+    # Lowers one `N x block(...)` copy: blocks.lower_block, passed in so that this module
+    # does not depend on the block graph that depends on it.
+    lower_block: Callable[..., ir.Block]
+    in_block: bool = False  # a block's parameters are counted once it is built, at its call
+
+
+# ---- naming --------------------------------------------------------------------------------
+@dataclass
+class Planned:
+    """One item of a list once its repeats are written out: its statement, which copy
+    of a repeated block it is, and the module name it gets."""
+
+    stmt: syn.LayerStmt | syn.GroupStmt | syn.RepeatStmt
+    copy: int = 0
+    name: str = ""
+
+    @property
+    def label(self) -> str | None:
+        return getattr(self.stmt, "label", None)
+
+
+def expand_items(items: list, env) -> list[Planned]:
+    """The items with every `N x { ... }` written out and every `N x block` as N items."""
+    out: list[Planned] = []
+    for item in items:
+        if isinstance(item, syn.RepeatStmt) and item.body is not None:
+            body = expand_items(item.body, env)
+            out.extend(Planned(p.stmt, p.copy) for _ in range(count(item.count, env)) for p in body)
+        elif isinstance(item, syn.RepeatStmt):
+            out.extend(Planned(item, i) for i in range(count(item.count, env)))
+        else:
+            out.append(Planned(item))
+    return out
+
+
+def _kind_of(planned: Planned) -> str:
+    stmt = planned.stmt
+    return {syn.GroupStmt: "group", syn.RepeatStmt: "block"}.get(type(stmt)) or stmt.layer
+
+
+def name_by_kind(planned: list[Planned]) -> None:
+    """torchvision's names: conv1, bn1, conv2, ...; a kind met once keeps its bare name
+    (relu, maxpool, fc); blocks are numbered 0, 1, ...; labels win."""
+    totals: dict[str, int] = {}
+    for p in planned:
+        totals[_kind_of(p)] = totals.get(_kind_of(p), 0) + 1
+    seen: dict[str, int] = {}
+    for p in planned:
+        kind = _kind_of(p)
+        seen[kind] = seen.get(kind, 0) + 1
+        short = SHORT_NAMES.get(kind, kind)
+        if kind == "block":
+            default = str(seen[kind] - 1)
+        elif kind in ("conv", "batchnorm", "groupnorm") or totals[kind] > 1:
+            default = f"{short}{seen[kind]}"
+        else:
+            default = short
+        p.name = p.label or default
+
+
+def name_by_position(planned: list[Planned], start: int = 0) -> int:
+    """nn.Sequential's names: the position in the container; returns the next one."""
+    for offset, p in enumerate(planned):
+        p.name = p.label or str(start + offset)
+    return start + len(planned)
+
+
+def check_unique(planned: list[Planned], taken: set[str] | None = None) -> set[str]:
+    """The names of one module's children are distinct (with `taken`, the ones its other
+    children already have)."""
+    seen = set(taken or ())
+    for p in planned:
+        if p.name in seen:
+            raise ResdslValidationError(f"two layers are named '{p.name}'", p.stmt.span)
+        seen.add(p.name)
+    return seen
+
+
+# ---- building --------------------------------------------------------------------------------
+def layer_args(stmt: syn.LayerStmt, env) -> LayerArgs:
+    """The layer's arguments evaluated and named by its signature (`from` names a point,
+    not a value, and stays out)."""
+    sig = SIGNATURES[stmt.layer]
+    values: dict[str, EvalValue] = {}
+    spans: dict[str, Span | None] = {}
+    positional = [a for a in stmt.args if a.name is None]
+    for name, arg in zip(sig.positional, positional):
+        values[name], spans[name] = evaluate(arg.value, env), arg.value.span
+    for arg in stmt.args:
+        if arg.name not in (None, "from"):
+            values[arg.name], spans[arg.name] = evaluate(arg.value, env), arg.value.span
+    return LayerArgs(stmt.layer, values, spans, stmt.span)
+
+
+def point_of(stmt: syn.LayerStmt) -> str | None:
+    return next((a.value.id for a in stmt.args if a.name == "from"), None)
+
+
+@dataclass
+class Scope:
+    """Lowers the planned items of one list, each at the shape the one before it gives."""
+
+    context: Context
+    env: dict
+    option: str = "B"  # the shortcut declaration this list's blocks use
+    block_stride: dict = field(default_factory=dict)  # a stage's stride, for its first block
+
+    def lower(self, planned: list[Planned], shape: ir.Shape) -> list:
+        items = []
+        for p in planned:
+            item = self.item(p, shape)
+            items.append(item)
+            shape = item.out_shape
+        return items
+
+    def item(self, p: Planned, shape: ir.Shape):
+        stmt = p.stmt
+        if isinstance(stmt, syn.RepeatStmt):
+            return self.block(stmt, p, shape)
+        if isinstance(stmt, syn.GroupStmt):
+            items = lower_nested(stmt.body, shape, self.env, self.context)
+            out = items[-1].out_shape if items else shape
+            return ir.Group(name=p.name, items=items, in_shape=shape, out_shape=out,
+                            span=stmt.span)
+        self.context.budget.reserve(0, 1, stmt.span)
+        built = LAYERS[stmt.layer].build(layer_args(stmt, self.env), p.name, shape)
+        if not self.context.in_block:
+            self.context.budget.add_params(built.params, stmt.span)
+        return built
+
+    def block(self, stmt: syn.RepeatStmt, p: Planned, shape: ir.Shape) -> ir.Block:
+        decl = self.context.ns.lookup("blocks", stmt.call.name, stmt.call.span, "block")
+        fixed = self.block_stride if p.copy == 0 else {}
+        if fixed and "stride" not in [param.name for param in decl.params]:
+            raise ResdslValidationError(
+                f"block '{decl.name}' has no 'stride' parameter for the stage's stride", stmt.span)
+        args = bind_params(decl.params, stmt.call.args or [], self.env, f"block '{decl.name}'",
+                           stmt.call.span, fixed)
+        self.context.budget.reserve(1, 0, stmt.count.span)
+        self.context.in_block = True
+        try:
+            block = self.context.lower_block(decl, args, stmt.call.span, p.name, shape,
+                                             self.option, self.context)
+        finally:
+            self.context.in_block = False
+        self.context.budget.add_params(block.params, stmt.count.span)
+        return block
+
+
+def lower_nested(body: list, shape: ir.Shape, env, context: Context) -> list:
+    """A group's or a branch's items, numbered by position in their own module."""
+    planned = expand_items(body, env)
+    name_by_position(planned)
+    check_unique(planned)
+    return Scope(context, env).lower(planned, shape)
+
+
+def to_ir_args(args: dict[str, EvalValue]) -> dict:
+    return {k: to_ir_value(v) for k, v in args.items()}
