@@ -196,7 +196,7 @@ def _merge_detail(merge: ir.Merge) -> str:
     shortcut = merge.shortcut
     if shortcut.kind == "off":
         return "no shortcut (plain)"
-    how = "T·F + (1 − T)·" if merge.kind == "highway" else "+ "
+    how = "T*F + (1 - T)*" if merge.kind == "highway" else "+ "
     if shortcut.kind == "identity":
         return how + "identity"
     steps = [layer.notation() or row_detail(layer) for layer in flat_layers(shortcut.items)]

@@ -128,6 +128,8 @@ class _BlockGraph:
         env = shortcut_args(decl, start, merged, span)
         planned = expand_items(case.body, env)
         name_by_kind(planned)
+        for p in planned:  # in the block's namespace, beside its own conv1, bn1, ...
+            p.name = p.label or f"shortcut_{p.name}"
         self.taken = check_unique(planned, self.taken)
         try:
             items = Scope(self.context, env).lower(planned, start)

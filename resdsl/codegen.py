@@ -285,7 +285,7 @@ def _structure(block: ir.Block) -> tuple:
     parts = []
     for item in block.items:
         if isinstance(item, ir.Merge):
-            parts.append(("merge", item.kind, item.name, item.source, item.shortcut.start,
+            parts.append(("merge", item.kind, item.name, item.source,
                           item.shortcut.kind == "off"))
         else:
             parts.append((type(item).__name__, item.name, getattr(item, "source", None)))

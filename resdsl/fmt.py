@@ -7,6 +7,8 @@ syntax tree, and every shipped spec is already in this form (tests hold both).
 
 from __future__ import annotations
 
+import re
+
 from . import syntax as syn
 
 INDENT = "    "
@@ -67,17 +69,24 @@ def call(node: syn.Call) -> str:
 
 def _signature(keyword: str, decl) -> str:
     """`block name(a, b = 1)`, its parameters wrapped under the first past LINE_WIDTH."""
-    head = f"{keyword} {decl.name}("
     texts = [p.name if p.default is None else f"{p.name} = {expr(p.default)}" for p in decl.params]
+    return wrap(f"{keyword} {decl.name}(", texts, ")", reserve=2)
+
+
+def wrap(head: str, parts: list[str], tail: str, indent: int = 0, reserve: int = 0) -> str:
+    """`head` + parts joined by ", " + `tail`, continued under the first part where a
+    line would pass LINE_WIDTH (`indent`: the column `head` starts at; `reserve`: what
+    follows the last line, such as " {")."""
     lines, line = [], head
-    for i, text in enumerate(texts):
-        piece = text + ("," if i < len(texts) - 1 else ")")
-        if line != head and len(line) + 1 + len(piece) + 2 > LINE_WIDTH:
+    for i, text in enumerate(parts):
+        piece = text + ("," if i < len(parts) - 1 else tail)
+        end = reserve if i == len(parts) - 1 else 0
+        if line != head and indent + len(line) + 1 + len(piece) + end > LINE_WIDTH:
             lines.append(line)
             line = " " * len(head) + piece
         else:
-            line += ("" if line == head or line.endswith("(") else " ") + piece
-    lines.append(line if texts else head + ")")
+            line += ("" if line == head else " ") + piece
+    lines.append(line if parts else head + tail)
     return "\n".join(lines)
 
 
@@ -109,15 +118,20 @@ def _item(stmt, label_width: int) -> str:
     if isinstance(stmt, syn.LayerStmt):
         return _layer(stmt, label_width)
     if isinstance(stmt, syn.GroupStmt):
-        return _braced(f"{stmt.label}:" if stmt.label else "", _body_lines(stmt.body), 0)
+        prefix = f"{stmt.label}:" if stmt.label else ""
+        return _braced(f"{prefix:<{label_width - 1}}" if label_width else prefix,
+                       _body_lines(stmt.body), 0)
     if stmt.call is not None:
         return f"{expr(stmt.count)} x {call(stmt.call)}"
     return _braced(f"{expr(stmt.count)} x", _body_lines(stmt.body), 0)
 
 
 def _body_lines(items: list) -> list[tuple[syn.Statement, str]]:
-    labels = [len(i.label) + 2 for i in items if isinstance(i, syn.LayerStmt) and i.label]
-    width = max(labels, default=0)
+    # Layer kinds line up past the labels; a group's label alone needs no column.
+    labelled = any(isinstance(i, syn.LayerStmt) and i.label for i in items)
+    labels = [len(i.label) + 2 for i in items
+              if isinstance(i, (syn.LayerStmt, syn.GroupStmt)) and i.label]
+    width = max(labels, default=0) if labelled else 0
     # A branch's or a group's lines go under the layer kinds, past the labels.
     return [(i, _item(i, width).replace("\n", "\n" + " " * width)) for i in items]
 
@@ -128,6 +142,8 @@ def _one_line(items: list[syn.Statement], texts: list[str], prefix: str) -> str 
             or any("\n" in text for text in texts):
         return None
     space = " " if prefix else ""
+    # On one line, labels are not aligned: `{ avgpool; fc: conv 1x1, 10 }`.
+    texts = [re.sub(r"^(\w+:)\s+", r"\1 ", text.strip()) for text in texts]
     line = f"{prefix}{space}{{ {'; '.join(texts)} }}" if texts else f"{prefix}{space}{{ }}"
     return line if len(line) <= LINE_WIDTH else None
 
@@ -180,7 +196,12 @@ def _net_stmt(stmt) -> str:
         return _braced(prefix, _body_lines(stmt.body), 0)
     if isinstance(stmt, syn.StageStmt):
         options = "".join(f", {_arg(o, keyword=' ')}" for o in stmt.options)
-        return f"stage {stmt.name}{_container(stmt)}: {_item(stmt.repeat, 0)}{options}"
+        repeat = stmt.repeat
+        head = f"stage {stmt.name}{_container(stmt)}: {expr(repeat.count)} x "
+        if repeat.call is None or repeat.call.args is None:
+            return head + _item(repeat, 0) + options
+        return wrap(f"{head}{repeat.call.name}(", [_arg(a) for a in repeat.call.args],
+                    ")" + options, indent=len(INDENT))
     if isinstance(stmt, syn.ExpectStmt):
         within = f" within {stmt.within}%" if stmt.within else ""
         return f"expect {stmt.metric:<6} {stmt.quantity}{within}"

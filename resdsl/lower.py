@@ -175,10 +175,11 @@ class _Sections:
         except ResdslError as error:
             self.errors.record(error)
             return []
-        stages, index = [], 0
+        stages, index, roots = [], 0, []
         for role, stmt in sections:
             index += role == "stage"
             try:
+                roots = _check_contiguous(roots, module_of(role, stmt, index), stmt)
                 stage = self._stage(role, stmt, index, shape, option, top)
             except ResdslError as error:
                 self.errors.record(error)
@@ -260,6 +261,17 @@ def _numbered(sections):
     for role, stmt in sections:
         index += role == "stage"
         yield index, (role, stmt)
+
+
+def _check_contiguous(roots: list[str], module: str, stmt) -> list[str]:
+    """The modules the sections use, in order: the sections one container holds follow
+    each other, so that calling the container runs them in their order."""
+    root = module.split(".")[0]
+    if root and root in roots and roots[-1] != root:
+        raise ResdslValidationError(
+            f"'{stmt.name}' goes in '{root}', but the section before it went elsewhere: the "
+            "sections a module holds must follow each other", stmt.span)
+    return roots + [root]
 
 
 def module_of(role: str, stmt, index: int) -> str:

@@ -215,6 +215,9 @@ def _describe_token(token: Token) -> str:
 def _syntax_error(error: UnexpectedInput, text: str, path: str) -> ResdslSyntaxError:
     line, col = getattr(error, "line", 1) or 1, getattr(error, "column", 1) or 1
     width = 1
+    missing = _statement_in_a_body(text, line, col, path)
+    if missing is not None:
+        return missing
     if isinstance(error, UnexpectedToken):
         token = error.token
         if token.type == "$END":
@@ -239,6 +242,39 @@ def _syntax_error(error: UnexpectedInput, text: str, path: str) -> ResdslSyntaxE
     else:
         message = "syntax error"
     return ResdslSyntaxError(message, Span(path, line, col, line, col + width))
+
+
+_STATEMENT_WORDS = {"stage", "stem", "head", "input", "classes", "expect", "train", "network",
+                    "family", "block", "recipe", "import"}
+
+
+def _statement_in_a_body(text: str, line: int, col: int, path: str) -> ResdslSyntaxError | None:
+    """`stage s1: ...` read as a layer named `stage`: a list of layers left open above it.
+    Inside a body these words are plain names, so the parser trips only later on the line."""
+    lines = text.split("\n")
+    source = lines[line - 1] if 0 < line <= len(lines) else ""
+    word = source.split()[0] if source.split() else ""
+    start = source.find(word) + 1
+    if word not in _STATEMENT_WORDS or col <= start or not _in_a_body(lines[:line - 1]):
+        return None
+    return ResdslSyntaxError(
+        f"unexpected '{word}' inside a list of layers", Span(path, line, start, line,
+                                                             start + len(word)),
+        notes=("is a '}' missing before it?",))
+
+
+def _in_a_body(lines: list[str]) -> bool:
+    """Whether the innermost brace left open by `lines` opens a list of layers (a stem,
+    stage, head, block, group or branch) rather than a network's or a family's body."""
+    openers: list[str] = []
+    for text in lines:
+        code = text.split("#")[0] if '"' not in text else text
+        for index, char in enumerate(code):
+            if char == "{":
+                openers.append(code[:index].split()[0] if code[:index].split() else "")
+            elif char == "}" and openers:
+                openers.pop()
+    return bool(openers) and openers[-1] not in ("network", "family", "recipe")
 
 
 def _end_position(text: str) -> tuple[int, int]:

@@ -1,0 +1,245 @@
+"""The block as a small graph: shortcut declarations, where a shortcut starts, gates,
+highway merges, groups and containers, and the new primitives, each compiled and
+checked against the same computation written out with torch here."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from resdsl import analyze, network_from_text, parse_network
+from resdsl.analyzer import shortcut_kind
+from resdsl.compiler import compile_network
+
+from helpers import SPECS
+
+
+def randomize(model: nn.Module, seed: int = 0) -> nn.Module:
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, tensor in model.state_dict().items():
+            if tensor.is_floating_point():
+                tensor.copy_(torch.rand(tensor.shape, generator=g) + 0.5 if name.endswith("running_var")
+                             else torch.randn(tensor.shape, generator=g) * 0.3)
+    return model.eval()
+
+
+def tiny(block: str, shortcut: str = "B", extra: str = "") -> str:
+    return extra + f"""
+network tiny {{
+    input    3x8x8
+    classes  10
+    shortcut {shortcut}
+    stem {{ conv 3x3, 4 }}
+    stage s1: 1 x {block}(4)
+    stage s2: 1 x {block}(8), stride 2
+    head {{ avgpool; fc classes }}
+}}
+"""
+
+
+def built(text: str):
+    net = network_from_text(text)
+    return net, randomize(compile_network(net))
+
+
+# ---- the paper's options are declarations ------------------------------------------------
+def test_the_paper_options_are_declared_in_the_prelude():
+    from resdsl.loader import prelude_namespace
+
+    shortcuts = prelude_namespace().shortcuts
+    assert {"A", "B", "C", "none", "D", "preact"} <= set(shortcuts)
+    assert [c.name for c in shortcuts["C"].cases] == ["same", "changed"]
+
+
+def test_a_spec_declares_its_own_shortcut_and_names_its_modules():
+    text = tiny("basic", "P", extra="""
+shortcut P(channels, stride) {
+    changed { proj: { conv 1x1, channels, stride stride } }
+}
+""")
+    net, model = built(text)
+    assert [shortcut_kind(b) for s in net.stages for b in s.blocks] == ["identity", "projection"]
+    assert "layer2.0.proj.0.weight" in model.state_dict()
+    assert not any("bn" in key for key in model.state_dict() if ".proj." in key)  # no BN
+    block, x = model.layer2[0], torch.randn(2, 4, 8, 8)
+    with torch.no_grad():
+        out = block.bn2(block.conv2(F.relu(block.bn1(block.conv1(x)))))
+        assert torch.equal(block(x), F.relu(out + block.proj(x)))
+
+
+def test_resnet_d_pools_before_it_projects():
+    net, model = built(tiny("basic", "D"))
+    down = model.layer2[0].downsample
+    assert isinstance(down[0], nn.AvgPool2d) and down[0].ceil_mode and not down[0].count_include_pad
+    x = torch.randn(2, 4, 7, 7)  # odd: the ceil_mode window shows
+    with torch.no_grad():
+        expected = down[2](down[1](F.avg_pool2d(x, 2, 2, ceil_mode=True, count_include_pad=False)))
+        assert torch.equal(down(x), expected)
+
+
+# ---- where the shortcut starts: pre-activation ----------------------------------------------
+def test_preact_identity_carries_x_and_the_projection_reads_the_preactivation():
+    net, model = built(tiny("preact_basic", "preact"))
+    x = torch.randn(2, 4, 8, 8)
+    with torch.no_grad():
+        for block in (model.layer1[0], model.layer2[0]):
+            pre = F.relu(block.norm1(x))
+            out = block.conv2(F.relu(block.norm2(block.conv1(pre))))
+            shortcut = x if block.downsample is None else block.downsample(pre)
+            assert torch.equal(block(x), out + shortcut)
+            x = block(x)
+    assert model.layer1[0].downsample is None and shortcut_kind(net.stages[2].blocks[0]) == "projection"
+
+
+def test_he_2016_cifar_nets_count_what_the_paper_reports():
+    paper = {"resnet110_preact": 1.7e6, "resnet164_preact": 1.7e6}
+    for name, params in paper.items():
+        assert abs(parse_network(SPECS / f"{name}.res").params - params) / params < 0.03
+
+
+# ---- gates -----------------------------------------------------------------------------------
+def test_squeeze_and_excitation_scales_the_channels():
+    net, model = built(tiny("se_basic", extra="") .replace("(4)", "(16)").replace("(8)", "(32)"))
+    block, x = model.layer1[0], torch.randn(2, 4, 8, 8)
+    with torch.no_grad():
+        out = block.bn2(block.conv2(F.relu(block.bn1(block.conv1(x)))))
+        se = block.se
+        gate = torch.sigmoid(se.fc2(F.relu(se.fc1(out.mean((2, 3), keepdim=True)))))
+        assert torch.allclose(block(x), F.relu(out * gate + block.downsample(x)), atol=1e-6)
+    assert se.fc1.out_channels == 16 // 16 and se.fc1.bias is not None
+    rows = {r.name: r for s in analyze(net).stages for r in s.layers}
+    assert rows["layer1.0.se"].kind == "gate" and rows["layer1.0.se"].elementwise == 16 * 8 * 8
+
+
+def test_a_gate_may_read_another_point():
+    extra = """
+block gated(width, stride = 1) {
+    conv1: conv 3x3, width, stride stride
+    bn1:   batchnorm
+    act:   relu
+    conv2: conv 3x3, width
+    g:     gate from act { conv 1x1, width; sigmoid }
+           residual
+}
+"""
+    net, model = built(tiny("gated", extra=extra))
+    block, x = model.layer1[0], torch.randn(2, 4, 8, 8)
+    with torch.no_grad():
+        act = F.relu(block.bn1(block.conv1(x)))
+        expected = block.conv2(act) * block.g(act) + x
+        assert torch.equal(block(x), expected)
+
+
+# ---- highway ---------------------------------------------------------------------------------
+def test_highway_mixes_the_path_and_the_shortcut_by_its_gate():
+    net, model = built(tiny("highway", "A"))
+    x = torch.randn(2, 4, 8, 8)
+    with torch.no_grad():
+        for block in (model.layer1[0], model.layer2[0]):
+            out = block.bn2(block.conv2(F.relu(block.bn1(block.conv1(x)))))
+            t = block.gate(x)
+            carry = x if block.downsample is None else block.downsample(x)
+            assert torch.allclose(block(x), F.relu(t * out + (1 - t) * carry), atol=1e-6)
+            x = block(x)
+    rows = {r.name: r for s in analyze(net).stages for r in s.layers}
+    merge = rows["layer1.0.gate"]  # the highway's label names its gate and its row
+    assert merge.kind == "highway" and merge.elementwise == 4 * 4 * 8 * 8
+    assert rows["layer1.0.gate.0"].kind == "conv"
+
+
+def test_the_gate_bias_starts_where_the_spec_says():
+    model = compile_network(network_from_text(tiny("highway", "A")))
+    assert torch.all(model.layer1[0].gate[0].bias == -3)
+    assert torch.all(model.layer1[0].conv1.weight != 0)  # the rest as torchvision inits
+
+
+def test_highway_and_preact_nets_train(tmp_path):
+    from resdsl.train import TrainOptions, train
+    from resdsl.train.progress import RecordingReporter
+
+    # The families of specs/highway20.res and specs/resnet110_preact.res, one block a stage:
+    # the same blocks and recipe, a few seconds on a CPU.
+    for library, family in (("cifar.res", "cifar_highway"), ("preact.res", "cifar_preact")):
+        spec = f"{family}_1"
+        net = network_from_text(f'import "{SPECS / library}"\nnetwork {spec} = {family}(n = 1)\n')
+        torch.manual_seed(0)
+        model = compile_network(net)
+        options = TrainOptions(data="synthetic:64", iterations=20, batch_size=16, lr=0.05,
+                               eval_every=20, log_every=5, seed=0, out=str(tmp_path / spec))
+        reporter = RecordingReporter()
+        train(model, net, net.recipe.model_copy(update={"warmup_lr": None,
+                                                         "warmup_until_error": None}),
+              options, "", reporter)
+        losses = [log["train_loss"] for log in reporter.logs if "train_loss" in log]
+        assert losses[-1] < losses[0], (spec, losses)
+
+
+# ---- groups, containers and the new primitives ----------------------------------------------------
+def test_groups_number_their_children_and_containers_their_items():
+    net = network_from_text("""network g {
+        input 3x16x16
+        classes 10
+        stem conv1 in stem { conv: conv 3x3, 8; pool: maxpool 3x3, stride 2 }
+        stage a in features { 2 x { conv 3x3, 8, bias true; relu } }
+        stage b in features { maxpool 2x2, stride 2 }
+        head { deep: { conv 1x1, 10; batchnorm; relu }; avgpool; flatten }
+    }""")
+    model = compile_network(net)
+    keys = list(model.state_dict())
+    assert "stem.conv.weight" in keys and "features.0.weight" in keys and "features.2.bias" in keys
+    assert [name for name, _ in model.features.named_children()] == ["0", "1", "2", "3", "4"]
+    assert "deep.1.running_mean" in keys
+    assert model(torch.randn(2, 3, 16, 16)).shape == (2, 10)
+
+
+def test_dilation_groupnorm_and_adaptive_pooling():
+    net = network_from_text("""network p {
+        input 4x9x9
+        classes 6
+        stem { conv 3x3, 8, dilation 2; groupnorm 4; relu; adaptive_avgpool 2x3 }
+        head { flatten; fc classes }
+    }""")
+    model = randomize(compile_network(net))
+    conv, norm, pool = model.conv1, model.gn1, model.adaptive_avgpool
+    assert conv.dilation == (2, 2) and conv.padding == (2, 2) and norm.num_groups == 4
+    x = torch.randn(2, 4, 9, 9)
+    with torch.no_grad():
+        y = F.adaptive_avg_pool2d(F.relu(F.group_norm(conv(x), 4, norm.weight, norm.bias)), (2, 3))
+        assert torch.allclose(model(x), model.fc(y.flatten(1)), atol=1e-6)
+    rows = {r.name: r for s in analyze(net).stages for r in s.layers}
+    assert rows["conv1"].output_shape == [8, 9, 9]
+    # Windows of 9 -> 2 are 0..5 and 4..9; of 9 -> 3 are three of 3: 10 x 9 reads per channel.
+    assert rows["adaptive_avgpool"].elementwise == 8 * 10 * 9
+
+
+@pytest.mark.parametrize("size", [5, 6, 7])
+def test_pooling_shapes_follow_torch(size):
+    text = f"""network q {{
+        input 2x{size}x{size}
+        classes 2
+        stem {{ maxpool 3x3, stride 2, ceil_mode true; avgpool 2x2, ceil_mode true, count_include_pad false }}
+        head {{ avgpool; fc classes }}
+    }}"""
+    net = network_from_text(text)
+    model = compile_network(net)
+    x = torch.randn(1, 2, size, size)
+    y = F.avg_pool2d(F.max_pool2d(x, 3, 2, 1, ceil_mode=True), 2, 2, ceil_mode=True,
+                     count_include_pad=False)
+    assert tuple(net.stages[0].out_shape) == tuple(y.shape[1:])
+    assert model.avgpool1(model.maxpool(x)).shape == y.shape
+
+
+def test_avgpool_pads_nothing_unless_told():
+    """A map of ones averages to one: no zeros of a default padding in the average."""
+    net = network_from_text("""network a {
+        input 1x6x6
+        classes 4
+        stem { avgpool 3x3, stride 1 }
+        head { flatten; fc classes }
+    }""")
+    model = compile_network(net)
+    assert net.stages[0].out_shape == (1, 4, 4)
+    assert torch.equal(model.avgpool(torch.ones(1, 1, 6, 6)), torch.ones(1, 1, 4, 4))
