@@ -237,6 +237,18 @@ def shortcut_kind(block: ir.Block) -> str | None:
 
 
 
+def block_counts(blocks: list[ir.Block]) -> str:
+    """'3 x basic', or '1 x a + 2 x b' where a stage mixes declared blocks."""
+    runs: list[list] = []
+    for block in blocks:
+        if runs and runs[-1][1] == block.block:
+            runs[-1][0] += 1
+        else:
+            runs.append([1, block.block])
+    return " + ".join(f"{count} x {name}" for count, name in runs)
+
+
+
 # ---- Table 1's notation ---------------------------------------------------------------
 def main_convs(items: list) -> list[ir.Conv]:
     """The convolutions of a block's main path: not its shortcut's, nor its gates'."""

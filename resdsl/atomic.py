@@ -44,3 +44,15 @@ def _fsync_folder(folder: Path) -> None:
         pass
     finally:
         os.close(handle)
+
+
+def write_file(path: str | os.PathLike, write: Callable[[IO[bytes]], None]) -> Path:
+    """`atomic_write`, with an OS error (a full disk, a read-only folder, no such folder)
+    told as the one-line error of the file it could not write."""
+    from .diagnostics import ResdslFileError
+
+    try:
+        atomic_write(path, write)
+    except OSError as error:
+        raise ResdslFileError(f"cannot write: {error.strerror or error}", file=str(path)) from None
+    return Path(path)

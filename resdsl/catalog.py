@@ -23,9 +23,9 @@ from .expressions import did_you_mean
 def specs_dir() -> Path:
     # A source checkout keeps the specs in the top-level specs/ folder; an installed
     # wheel ships the same files as the resdsl.specs package.
-    checkout = Path(__file__).resolve().parent.parent / "specs"
-    if checkout.is_dir():
-        return checkout
+    root = Path(__file__).resolve().parent.parent
+    if (root / "pyproject.toml").is_file() and (root / "specs" / "resnet34.res").is_file():
+        return root / "specs"
     return Path(str(resources.files("resdsl.specs")))
 
 
@@ -93,3 +93,21 @@ def _source(path: Path, root: Path) -> str:
         return path.parent.name
     first = path.read_text(encoding="utf-8").splitlines()[0] if path.stat().st_size else ""
     return first.lstrip("# ").split(":")[0].strip() if first.startswith("#") else ""
+
+
+def listing(pattern: str | None = None) -> list[dict]:
+    """`resdsl list`: every built-in network with its source, parameters, multiply-adds
+    and input, counted from the spec each time (nothing stored beside it)."""
+    from .analyzer import analyze
+    from .loader import load_program
+    from .lower import lower
+
+    rows = []
+    for entry in entries(pattern):
+        program = load_program(entry.path)
+        for decl in program.networks:
+            report = analyze(lower(program, decl.name))
+            name = entry.name if decl.name == entry.path.stem else f"{entry.name}:{decl.name}"
+            rows.append({"name": name, "source": entry.source, "params": report.params,
+                         "flops": report.flops, "input": report.input})
+    return rows

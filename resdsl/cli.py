@@ -1,7 +1,9 @@
 """The `resdsl` command. The only module that prints.
 
 Spec errors exit 1 with `file:line:col: error: ...`; command-line misuse exits 2
-(Typer's usage errors); nothing a user types ends in a traceback.
+(Typer's usage errors); nothing a user types ends in a traceback. Each command parses
+its arguments, calls the library and prints what it returns: tables come from
+`tables.py`, everything else from the module that owns it.
 """
 
 from __future__ import annotations
@@ -16,18 +18,62 @@ import typer
 from rich.console import Console
 
 from .diagnostics import ResdslError, render
+from .version import __version__
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+app = typer.Typer(no_args_is_help=True, pretty_exceptions_enable=False,
+                  rich_markup_mode=None,  # plain help: flags shown as flags, not `<bool>`
                   help="A declarative language and compiler for residual networks "
                        "(He et al. 2015).")
-# Piped output (files, CI logs) has no terminal width to fit: give tables room.
-out = Console(highlight=False, soft_wrap=True, emoji=False,
-              width=None if sys.stdout.isatty() else 160)
-err = Console(stderr=True, highlight=False, soft_wrap=True, emoji=False)
 
-SPECS = typer.Argument(..., help=".res spec files", show_default=False)
-NETWORK = typer.Option(None, "--network", "-n", help="which network, if a file declares several")
-INPUT = typer.Option(None, "--input", help="override the input size, e.g. 3x32x32")
+
+def _console(stderr: bool) -> Console:
+    # No file given: rich writes to whatever sys.stdout or sys.stderr is when it prints.
+    # Piped output (files, CI logs) has no terminal width to fit: give tables room.
+    stream = sys.stderr if stderr else sys.stdout
+    return Console(stderr=stderr, highlight=False, soft_wrap=True, emoji=False,
+                   width=None if stream.isatty() else 160)
+
+
+def _safe_streams() -> None:
+    """A console that cannot encode a character (cp1252, ascii) gets a replacement for
+    it, never a UnicodeEncodeError; tables then draw in ASCII (see `glyphs`)."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.reconfigure(errors="replace")
+        except (AttributeError, ValueError):  # not a text stream of ours (tests, pipes)
+            pass
+
+
+_safe_streams()
+out = _console(stderr=False)
+err = _console(stderr=True)
+
+SPECS = typer.Argument(..., help="spec files, or built-in spec names (resdsl list)",
+                       show_default=False, metavar="SPEC...")
+SPEC = typer.Argument(..., help="a spec file, or a built-in spec's name", metavar="SPEC")
+NETWORK = typer.Option(None, "--network", "-n", metavar="NAME",
+                       help="which network, if a file declares several")
+INPUT = typer.Option(None, "--input", metavar="CxHxW", help="override the input size, e.g. 3x32x32")
+JSON = typer.Option(False, "--json", help="print the result as JSON")
+
+
+def glyphs():
+    """The characters tables draw with, for what stdout can encode."""
+    from .tables import glyphs_for
+
+    return glyphs_for(getattr(sys.stdout, "encoding", None))
+
+
+def _version(value: bool) -> None:
+    if value:
+        out.print(f"resdsl {__version__}", markup=False)
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                       help="print the version and exit")) -> None:
+    """A declarative language and compiler for residual networks (He et al. 2015)."""
 
 
 class SpecFailed(Exception):
@@ -61,23 +107,34 @@ def parse_input(text: str | None) -> tuple[int, int, int] | None:
     if text is None:
         return None
     parts = text.lower().split("x")
-    if len(parts) != 3 or not all(p.isdigit() and int(p) > 0 for p in parts):
+    # ASCII digits only: str.isdigit() also takes "３" and "٣", which int() then reads.
+    if len(parts) != 3 or not all(p.isascii() and p.isdigit() and int(p) > 0 for p in parts):
         raise typer.BadParameter(f"expected CxHxW such as 3x32x32, got {text!r}",
                                  param_hint="--input")
     return tuple(int(p) for p in parts)  # type: ignore[return-value]
 
 
-def load_network(spec: Path, network: str | None = None, input: str | None = None):
+def spec_path(spec: str | Path) -> Path:
+    """The file a spec argument names: a path, or a built-in spec (a file wins, said)."""
+    from .catalog import resolve
+
+    found = resolve(spec)
+    if found.note:
+        err.print(f"note: {found.note}", markup=False)
+    return found.path
+
+
+def load_network(spec: str | Path, network: str | None = None, input: str | None = None):
     from .loader import load_program
     from .lower import lower
 
-    return lower(load_program(spec), network, parse_input(input))
+    return lower(load_program(spec_path(spec)), network, parse_input(input))
 
 
 # ---- check ------------------------------------------------------------------------------
 @app.command()
 @report_errors
-def check(specs: List[Path] = SPECS, network: Optional[str] = NETWORK) -> None:
+def check(specs: List[str] = SPECS, network: Optional[str] = NETWORK) -> None:
     """Validate specs and evaluate their `expect` lines."""
     from .loader import load_program
     from .lower import lower
@@ -85,7 +142,7 @@ def check(specs: List[Path] = SPECS, network: Optional[str] = NETWORK) -> None:
     failed = False
     for spec in specs:
         try:
-            program = load_program(spec)
+            program = load_program(spec_path(spec))
             names = [network] if network else [d.name for d in program.networks]
             if not names:
                 out.print(f"[green]ok[/]    {spec}  (no network: declarations only)")
@@ -98,7 +155,7 @@ def check(specs: List[Path] = SPECS, network: Optional[str] = NETWORK) -> None:
         raise SpecFailed()
 
 
-def _check_one(spec: Path, net) -> bool:
+def _check_one(spec: str, net) -> bool:
     from .analyzer import analyze
     from .tables import human
 
@@ -107,9 +164,10 @@ def _check_one(spec: Path, net) -> bool:
     status = "[green]ok[/]  " if ok else "[red]FAIL[/]"
     out.print(f"{status}  {spec}  {net.name}: {report.params:,} params, "
               f"{report.flops:,} multiply-adds")
+    marks = glyphs()
     for e in report.expects:
-        mark = "[green]✓[/]" if e.passed else "[red]✗[/]"
-        out.print(f"        {mark} expect {e.metric} {e.expected} (±{e.tolerance:.2%}): "
+        mark = f"[green]{marks.passed}[/]" if e.passed else f"[red]{marks.failed}[/]"
+        out.print(f"        {mark} expect {e.metric} {e.expected} ({marks.plus_minus}{e.tolerance:.2%}): "
                   f"got {human(e.actual)} ({e.actual:,})")
     return ok
 
@@ -117,11 +175,12 @@ def _check_one(spec: Path, net) -> bool:
 # ---- fmt ----------------------------------------------------------------------------------
 @app.command()
 @report_errors
-def fmt(specs: List[Path] = SPECS,
+def fmt(specs: List[Path] = typer.Argument(..., help=".res files", metavar="FILE..."),
         write: bool = typer.Option(False, "--write", "-w", help="rewrite the files in place"),
         check_only: bool = typer.Option(False, "--check",
                                         help="exit 1 if a file is not in canonical form")) -> None:
     """Print specs in canonical form (comments kept)."""
+    from .atomic import write_file
     from .fmt import format_module
     from .loader import read_spec
     from .parser import parse
@@ -131,36 +190,25 @@ def fmt(specs: List[Path] = SPECS,
         text = read_spec(spec)
         canonical = format_module(parse(text, str(spec)))
         if write and canonical != text:
-            _write_atomically(spec, canonical)
+            write_file(spec, lambda file: file.write(canonical.encode("utf-8")))
         if canonical != text:
             changed.append(spec)
         if not write and not check_only:
             out.print(canonical, end="", markup=False)
     if check_only and changed:
         for spec in changed:
-            err.print(f"{spec}: not in canonical form (run `resdsl fmt --write {spec}`)")
+            err.print(f"{spec}: not in canonical form (run `resdsl fmt --write {spec}`)",
+                      markup=False)
         raise SpecFailed()
 
 
-def _write_atomically(path: Path, text: str) -> None:
-    from .atomic import atomic_write
-    from .diagnostics import ResdslFileError
-
-    try:
-        atomic_write(path, lambda file: file.write(text.encode("utf-8")))
-    except OSError as error:
-        raise ResdslFileError(f"cannot write: {error.strerror or error}", file=str(path)) from None
-
-
-# ---- build ---------------------------------------------------------------------------------
+# ---- build, export -------------------------------------------------------------------------
 @app.command()
 @report_errors
-def build(spec: Path = typer.Argument(..., help="a .res spec"),
-          network: Optional[str] = NETWORK, input: Optional[str] = INPUT,
+def build(spec: str = SPEC, network: Optional[str] = NETWORK, input: Optional[str] = INPUT,
           ir: bool = typer.Option(False, "--ir", help="print the expanded IR as JSON"),
-          save: Optional[Path] = typer.Option(None, "--save",
-                                              help="write the state_dict and the spec to this file")
-          ) -> None:
+          save: Optional[Path] = typer.Option(None, "--save", metavar="FILE.pt",
+                                              help="write the weights with the spec")) -> None:
     """Compile a spec to a PyTorch module and print its structure."""
     net = load_network(spec, network, input)
     if ir:
@@ -168,58 +216,119 @@ def build(spec: Path = typer.Argument(..., help="a .res spec"),
         return
     from .compiler import compile_network, describe_module
     from .modelfile import save_model
+    from .tables import structure_table
 
     module = compile_network(net)
-    _print_structure(net, describe_module(net))
+    out.print(structure_table(net, describe_module(net), glyphs()))
     if save is not None:
-        save_model(module, save)
-        out.print(f"saved {save}")
+        out.print(f"saved {save_model(module, save)}", markup=False)
 
 
-def _print_structure(net, rows) -> None:
-    from rich.table import Table
-
-    table = Table(title=f"{net.name}: compiled module", title_justify="left")
-    for column in ("module", "stage", "block", "shortcut", "output", "params"):
-        table.add_column(column, justify="right" if column == "params" else "left")
-    for row in rows:
-        table.add_row(row["module"], row["stage"], row["block"], row["shortcut"],
-                      "x".join(map(str, row["output_shape"])), f"{row['params']:,}")
-    out.print(table)
-    out.print(f"total: {net.params:,} parameters; input {'x'.join(map(str, net.input))}, "
-              f"output {'x'.join(map(str, net.output))}")
-
-
-# ---- summary ---------------------------------------------------------------------------
 @app.command()
 @report_errors
-def summary(specs: List[Path] = SPECS, network: Optional[str] = NETWORK,
+def export(spec: str = SPEC,
+           to: str = typer.Option(..., "--to", metavar="FORMAT",
+                                  help="pytorch (one standalone .py file), onnx, torchscript, "
+                                       "or safetensors (the spec in its metadata)"),
+           output: Optional[Path] = typer.Option(None, "--out", "-o", metavar="PATH",
+                                                 help="the file (default NETWORK.py, .onnx, ...)"),
+           weights: Optional[Path] = typer.Option(None, "--weights", metavar="FILE",
+                                                  help="a model file (.pt, .safetensors) whose "
+                                                       "weights to export"),
+           network: Optional[str] = NETWORK, input: Optional[str] = INPUT) -> None:
+    """Write a network as standalone PyTorch code, ONNX, TorchScript or safetensors."""
+    from .export import FORMATS, default_path, export as write
+
+    if to not in FORMATS:
+        raise typer.BadParameter(f"choose one of {', '.join(FORMATS)}", param_hint="--to")
+    net = load_network(spec, network, input)
+    model = None
+    if weights is not None:
+        from .modelfile import load_saved
+
+        model = load_saved(weights)
+        net = model.network
+    path = write(net, to, output or default_path(net, to), _block_docs(spec), model)
+    out.print(f"wrote {path}", markup=False)
+
+
+def _block_docs(spec: str) -> dict[str, str]:
+    """The comments above each block of a spec and its imports, for docstrings."""
+    from .loader import load_program
+
+    namespace = load_program(spec_path(spec)).namespace
+    return {name: "\n".join(line.strip() for line in decl.comments if line.strip())
+            for name, decl in namespace.blocks.items()}
+
+
+# ---- summary, diff, list ------------------------------------------------------------------
+@app.command()
+@report_errors
+def summary(specs: List[str] = SPECS, network: Optional[str] = NETWORK,
             input: Optional[str] = INPUT,
             layers: bool = typer.Option(False, "--layers", help="add a row per layer"),
-            as_json: bool = typer.Option(False, "--json", help="print the report as JSON")) -> None:
+            as_json: bool = JSON) -> None:
     """Parameters, multiply-adds and shapes per stage, as the paper's tables.
 
     Several specs print side by side, in the layout of the paper's Table 1."""
-    from .analyzer import analyze
     from . import tables
+    from .analyzer import analyze
 
     reports = [analyze(load_network(spec, network, input)) for spec in specs]
     if as_json:
         text = reports[0].to_json() if len(reports) == 1 else \
             "[\n" + ",\n".join(r.to_json() for r in reports) + "\n]"
-        out.print(text, markup=False)
+        out.print(text, markup=False, end="")
         return
+    style = glyphs()
     if len(reports) == 1:
-        out.print(tables.summary(reports[0], layers))
+        out.print(tables.summary(reports[0], layers, style))
     else:
-        out.print(tables.comparison_table(reports))
-        if layers:
-            for report in reports:
-                out.print(tables.stage_table(report, layers=True))
+        out.print(tables.comparison_table(reports, style))
         for report in reports:
+            if layers:
+                out.print(tables.stage_table(report, layers=True, glyphs=style))
             if report.expects:
-                out.print(tables.expect_table(report))
+                out.print(tables.expect_table(report, style))
     if any(not e.passed for r in reports for e in r.expects):
+        raise SpecFailed()
+
+
+@app.command()
+@report_errors
+def diff(first: str = typer.Argument(..., metavar="A", help="a spec file or built-in name"),
+         second: str = typer.Argument(..., metavar="B", help="a spec file or built-in name"),
+         network: Optional[str] = NETWORK, input: Optional[str] = INPUT,
+         as_json: bool = JSON) -> None:
+    """What changed between two networks, stage by stage, and what it costs."""
+    from .diff import diff as compare
+    from .tables import diff_table
+
+    result = compare(load_network(first, network, input), load_network(second, network, input))
+    if as_json:
+        out.print(result.to_json(), markup=False, end="")
+    else:
+        out.print(diff_table(result, glyphs()))
+
+
+@app.command(name="list")
+@report_errors
+def list_specs(pattern: Optional[str] = typer.Argument(None, metavar="[PATTERN]",
+                                                      help="shell-style, e.g. 'resnet*', 'timm/*'"),
+               as_json: bool = JSON) -> None:
+    """The built-in specs: name, source, parameters and multiply-adds (computed)."""
+    import json
+
+    from .catalog import listing
+    from .tables import list_table
+
+    rows = listing(pattern)
+    if as_json:
+        out.print(json.dumps(rows, indent=2), markup=False)
+    elif rows:
+        out.print(list_table(rows, glyphs()))
+    else:
+        err.print(f"no built-in spec matches {pattern!r}", markup=False)
         raise SpecFailed()
 
 

@@ -190,11 +190,23 @@ def _chains(items: list, index: int) -> bool:
         isinstance(items[index - 1], ir.Conv)
 
 
+# What the paper's options are, said where the generated code adds the shortcut.
+OPTION_WORDS = {
+    "A": "option A: the identity, zero-padded where the shape changes",
+    "B": "option B: the identity, a 1x1 projection where the shape changes",
+    "C": "option C: a 1x1 projection on every block",
+    "D": "ResNet-D: average pool, then a 1x1 projection, where the shape changes",
+    "preact": "a 1x1 projection without BN where the shape changes, from the pre-activation",
+}
+
+
 def merge_lines(merge: ir.Merge, current: str, mode: str) -> list[str]:
     if mode == "off":
         return ["# no shortcut: the plain net adds nothing to F(x)"]
     start = merge.shortcut.start or "x"
-    lines = [f"# {current} is F(x), the residual function; the shortcut carries x around it"]
+    decl = merge.shortcut.decl
+    lines = [f"# {current} is F(x), the residual function; the shortcut carries x around it",
+             f"# ({OPTION_WORDS.get(decl, f'shortcut {decl} of the spec')})"]
     path = merge.shortcut.items
     if mode == "identity":
         lines.append("shortcut = x  # the identity")

@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from . import ir
-from .analyzer import shortcut_kind
+from .analyzer import block_counts, shortcut_kind
 from .codegen import network_source
 
 _COUNTER = itertools.count()
@@ -44,7 +44,8 @@ def compile_network(net: ir.Network, zero_init_residual: bool = False) -> Compil
     so every residual block starts as its shortcut (Goyal et al. 2017).
     """
     source = network_source(net, base="CompiledNetwork")
-    namespace = run_source(source.text, f"<resdsl {net.name} {next(_COUNTER)}>",
+    # An identifier: TorchScript keeps the module's name in what it saves.
+    namespace = run_source(source.text, f"resdsl_generated.{net.name}_{next(_COUNTER)}",
                            {"CompiledNetwork": CompiledNetwork})
     model = namespace[source.class_name]()
     object.__setattr__(model, "network", net)  # plain attributes: not modules, not state
@@ -98,23 +99,12 @@ def describe_module(net: ir.Network) -> list[dict]:
         shortcuts = dict.fromkeys(b["shortcut"] for b in blocks if b["shortcut"])
         rows.append({
             "module": stage.module, "stage": stage.name, "role": stage.role,
-            "block": _block_counts(stage.blocks), "shortcut": ", ".join(shortcuts),
+            "block": block_counts(stage.blocks), "shortcut": ", ".join(shortcuts),
             "input_shape": stage.in_shape, "output_shape": stage.out_shape,
             "params": stage.params, "blocks": blocks,
             "layers": [prefix + item.name for item in stage.items if not isinstance(item, ir.Block)],
         })
     return rows
-
-
-def _block_counts(blocks: list[ir.Block]) -> str:
-    """'3 x basic', or '1 x a + 2 x b' where a stage mixes declared blocks."""
-    runs: list[list] = []
-    for block in blocks:
-        if runs and runs[-1][1] == block.block:
-            runs[-1][0] += 1
-        else:
-            runs.append([1, block.block])
-    return " + ".join(f"{count} x {name}" for count, name in runs)
 
 
 __all__ = ["CompiledNetwork", "compile_network", "describe_module", "run_source", "unwrap",

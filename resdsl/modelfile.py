@@ -1,4 +1,5 @@
-"""Model files (`resdsl build --save model.pt`): the weights with the spec they fit.
+"""Model files (`resdsl build --save model.pt`, `resdsl export --to safetensors`): the
+weights with the spec they fit.
 
 A model file carries the text of the spec and of every file it imports, and is rebuilt
 through the same path as any spec (parse, the static rules, lowering, compiling), so a
@@ -14,7 +15,7 @@ import torch
 from torch import nn
 
 from . import ir
-from .atomic import atomic_write
+from .atomic import write_file
 from .compiler import CompiledNetwork, compile_network, unwrap
 from .diagnostics import ResdslError, ResdslFileError
 from .version import __version__
@@ -23,18 +24,21 @@ FORMAT = "resdsl-model"  # tag of a saved model file, so a stray .pt is recognis
 FORMAT_VERSION = 2  # 2: the sources of the spec and its imports; 1: one spec text and an IR
 
 
-def save_model(model_or_net: nn.Module | ir.Network, path: str | Path) -> Path:
-    """Write the weights with the spec they came from to `path`, atomically.
-
-    An IR `Network` is compiled first (freshly initialised weights); a DDP-wrapped or
-    torch.compile'd model is unwrapped to the compiled network inside.
-    """
+def _model_and_origin(model_or_net: nn.Module | ir.Network) -> tuple[CompiledNetwork, ir.Origin]:
+    """An IR `Network` is compiled first (freshly initialised weights); a DDP-wrapped or
+    torch.compile'd model is unwrapped to the compiled network inside."""
     model = (compile_network(model_or_net) if isinstance(model_or_net, ir.Network)
              else unwrap(model_or_net))
     origin = model.network.origin
     if origin is None:
         raise TypeError("this network was not lowered from a spec (no origin): lower it "
                         "with resdsl.parse_network, or build it from a spec file")
+    return model, origin
+
+
+def save_model(model_or_net: nn.Module | ir.Network, path: str | Path) -> Path:
+    """Write the weights with the spec they came from to `path`, atomically."""
+    model, origin = _model_and_origin(model_or_net)
     payload = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
@@ -45,16 +49,59 @@ def save_model(model_or_net: nn.Module | ir.Network, path: str | Path) -> Path:
         # On the CPU, so a model trained on a GPU loads anywhere.
         "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
     }
-    path = Path(path)
+    return write_file(path, lambda file: torch.save(payload, file))
+
+
+def save_safetensors(model_or_net: nn.Module | ir.Network, path: str | Path) -> Path:
+    """The weights as safetensors, the spec (every file's text) and its sha256 in the
+    metadata, which holds strings only."""
+    import hashlib
+    import json
+
+    model, origin = _model_and_origin(model_or_net)
+    spec = json.dumps(origin.model_dump(mode="json"), sort_keys=True)
+    metadata = {"format": FORMAT, "format_version": str(FORMAT_VERSION),
+                "resdsl_version": __version__, "network": model.network.name,
+                "origin": spec, "spec_sha256": hashlib.sha256(spec.encode()).hexdigest()}
+    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    return write_file(path, lambda file: file.write(_safetensors().save(state, metadata)))
+
+
+def _safetensors():
     try:
-        atomic_write(path, lambda file: torch.save(payload, file))
-    except OSError as error:
-        raise ResdslFileError(f"cannot write: {error.strerror or error}", file=str(path)) from None
-    return path
+        import safetensors.torch
+    except ImportError:
+        raise ResdslFileError("safetensors files need the safetensors package: pip install "
+                              "'resdsl[export]'") from None
+    return safetensors.torch
+
+
+def _read_safetensors(path: Path, shown: str) -> dict:
+    """The payload `_read_payload` gives, from a safetensors file's metadata."""
+    import json
+
+    module = _safetensors()
+    try:
+        from safetensors import safe_open
+
+        with safe_open(str(path), framework="pt") as file:
+            metadata = file.metadata() or {}
+        state = module.load_file(str(path))
+        origin = json.loads(metadata.get("origin", "null"))
+        version = int(metadata.get("format_version", "0"))
+    except Exception as error:  # a damaged file: the reader raises several kinds
+        raise ResdslFileError(f"not a readable safetensors file ({str(error)[:200]})",
+                              file=shown) from None
+    if metadata.get("format") != FORMAT:
+        raise ResdslFileError("a safetensors file without a resdsl spec in its metadata "
+                              "(written by `resdsl export --to safetensors`)", file=shown)
+    return {"format": FORMAT, "format_version": version, "network": metadata.get("network"),
+            "origin": origin, "state_dict": state}
 
 
 def load_saved(path: str | Path, **options) -> CompiledNetwork:
-    """The model saved by `save_model`, rebuilt from its spec, weights loaded strictly.
+    """The model saved by `save_model` or `save_safetensors`, rebuilt from its spec,
+    weights loaded strictly.
 
     `options` go to `compile_network`. Any problem with the file is a ResdslFileError;
     a spec inside it that is not valid is reported as any spec error, in its own lines.
@@ -101,6 +148,9 @@ def _read_payload(path: Path, shown: str) -> dict:
         raise ResdslFileError("no such file", file=shown)
     if not path.is_file():
         raise ResdslFileError("is not a regular file, not a saved model", file=shown)
+    if path.suffix == ".safetensors":
+        payload = _read_safetensors(path, shown)
+        return _checked(payload, shown)
     try:
         # weights_only: tensors, numbers, strings, lists and dicts; nothing runs.
         payload = torch.load(path, map_location="cpu", weights_only=True)
@@ -109,6 +159,10 @@ def _read_payload(path: Path, shown: str) -> dict:
         raise ResdslFileError(f"not a readable resdsl model file ({reason[:200]})", file=shown) from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise ResdslFileError("not a resdsl model file (written by `resdsl build --save`)", file=shown)
+    return _checked(payload, shown)
+
+
+def _checked(payload: dict, shown: str) -> dict:
     version = payload.get("format_version")
     if isinstance(version, int) and version > FORMAT_VERSION:
         raise ResdslFileError(

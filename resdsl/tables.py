@@ -6,6 +6,9 @@ The CLI prints them; exact counts live in `Report.to_json()`, the tables round t
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+from rich import box
 from rich.console import Group
 from rich.table import Table
 from rich.text import Text
@@ -13,6 +16,33 @@ from rich.text import Text
 from .analyzer import FP32_BYTES, SHORT_CONVENTIONS, NotationPart, Report, StageReport
 
 COUNT_COLUMNS = ("params", "FLOPs (mult-adds)", "element-wise", "activations (fp32)")
+
+
+@dataclass(frozen=True)
+class Glyphs:
+    """The characters tables draw with: Unicode, or ASCII for a console that cannot
+    encode box drawing (PYTHONIOENCODING=cp1252, a Windows code page, ascii)."""
+
+    box: box.Box
+    heavy_box: box.Box
+    brackets: tuple[str, str, str, str, str, str]  # top, middle, bottom: left and right
+    passed: str
+    failed: str
+    plus_minus: str
+
+
+UNICODE = Glyphs(box.HEAVY_HEAD, box.HEAVY_HEAD, ("⎡", "⎤", "⎢", "⎥", "⎣", "⎦"), "✓", "✗", "±")
+ASCII = Glyphs(box.ASCII, box.ASCII2, ("/", "\\", "|", "|", "\\", "/"), "ok", "FAIL", "+-")
+
+
+def glyphs_for(encoding: str | None) -> Glyphs:
+    """UNICODE if `encoding` can write every character UNICODE uses, else ASCII."""
+    sample = "".join(UNICODE.brackets) + UNICODE.passed + UNICODE.failed + "±┏━┃┡╇│├┼└┴"
+    try:
+        sample.encode(encoding or "ascii")
+    except (UnicodeEncodeError, LookupError):
+        return ASCII
+    return UNICODE
 
 
 # ---- numbers and shapes ----------------------------------------------------------------
@@ -44,7 +74,7 @@ def spatial_text(stage: StageReport) -> str:
 
 
 # ---- Table 1's bracket notation ------------------------------------------------------
-def part_lines(part: NotationPart) -> list[str]:
+def part_lines(part: NotationPart, glyphs: Glyphs = UNICODE) -> list[str]:
     """A group of blocks as the paper draws it: a bracket of convs and `x n` beside it."""
     if part.repeat is None:
         return list(part.lines)
@@ -54,14 +84,16 @@ def part_lines(part: NotationPart) -> list[str]:
     last, middle = len(part.lines) - 1, (len(part.lines) - 1) // 2
     out = []
     for i, line in enumerate(part.lines):
-        left, right = ("⎡", "⎤") if i == 0 else ("⎣", "⎦") if i == last else ("⎢", "⎥")
+        top_l, top_r, mid_l, mid_r, bottom_l, bottom_r = glyphs.brackets
+        left, right = (top_l, top_r) if i == 0 else (bottom_l, bottom_r) if i == last \
+            else (mid_l, mid_r)
         suffix = f" x {part.repeat}" if i == middle else ""
         out.append(f"{left}{line.ljust(width)}{right}{suffix}")
     return out
 
 
-def notation_cell(stage: StageReport) -> str:
-    return "\n".join(line for part in stage.notation_parts for line in part_lines(part))
+def notation_cell(stage: StageReport, glyphs: Glyphs = UNICODE) -> str:
+    return "\n".join(line for part in stage.notation_parts for line in part_lines(part, glyphs))
 
 
 # ---- one network -----------------------------------------------------------------------
@@ -71,12 +103,12 @@ def _counts(row, style: str = "") -> list[Text]:
     return [Text(cell, style=style) for cell in cells]
 
 
-def stage_table(report: Report, layers: bool = False) -> Table:
+def stage_table(report: Report, layers: bool = False, glyphs: Glyphs = UNICODE) -> Table:
     """Stage by stage: output size, the block in Table 1's notation, and the counts.
     With `layers`, every layer follows its stage's row."""
     table = Table(title=f"{report.network}  (input {shape_text(report.input)}, "
                         f"shortcut {report.shortcut})",
-                  caption=SHORT_CONVENTIONS, caption_justify="left")
+                  caption=SHORT_CONVENTIONS, caption_justify="left", box=glyphs.heavy_box)
     table.add_column("stage")
     table.add_column("output size")
     table.add_column("layers")
@@ -84,7 +116,7 @@ def stage_table(report: Report, layers: bool = False) -> Table:
         table.add_column(name, justify="right")
     for stage in report.stages:
         # A rule under every stage: its notation spans several lines.
-        table.add_row(stage.name, shape_text(stage.output_shape), notation_cell(stage),
+        table.add_row(stage.name, shape_text(stage.output_shape), notation_cell(stage, glyphs),
                       *_counts(stage), end_section=True)
         if layers:
             _layer_rows(table, stage)
@@ -100,9 +132,9 @@ def _layer_rows(table: Table, stage: StageReport) -> None:
                       end_section=i == len(stage.layers) - 1)
 
 
-def expect_table(report: Report) -> Table:
+def expect_table(report: Report, glyphs: Glyphs = UNICODE) -> Table:
     """Each `expect` of the spec against the count, pass in green, FAIL in red."""
-    table = Table(title=f"{report.network}: expectations")
+    table = Table(title=f"{report.network}: expectations", box=glyphs.heavy_box)
     for name in ("metric", "expected", "actual", "exact", "tolerance", "result"):
         table.add_column(name, justify="right" if name in ("actual", "exact") else "left")
     for e in report.expects:
@@ -113,11 +145,11 @@ def expect_table(report: Report) -> Table:
     return table
 
 
-def summary(report: Report, layers: bool = False) -> Group:
+def summary(report: Report, layers: bool = False, glyphs: Glyphs = UNICODE) -> Group:
     """What `resdsl summary` shows for one network: the stage table, then its expects."""
-    parts = [stage_table(report, layers)]
+    parts = [stage_table(report, layers, glyphs)]
     if report.expects:
-        parts.append(expect_table(report))
+        parts.append(expect_table(report, glyphs))
     return Group(*parts)
 
 
@@ -136,11 +168,12 @@ def stage_names(reports: list[Report]) -> list[str]:
     return names
 
 
-def comparison_table(reports: list[Report]) -> Table:
+def comparison_table(reports: list[Report], glyphs: Glyphs = UNICODE) -> Table:
     """The layout of the paper's Table 1: a row per stage, a column per network, then
     FLOPs and parameters."""
     table = Table(title="Architectures (as the paper's Table 1)",
-                  caption=SHORT_CONVENTIONS, caption_justify="left", show_lines=True)
+                  caption=SHORT_CONVENTIONS, caption_justify="left", show_lines=True,
+                  box=glyphs.heavy_box)
     table.add_column("layer name")
     table.add_column("output size")
     for report in reports:
@@ -149,8 +182,61 @@ def comparison_table(reports: list[Report]) -> Table:
         stages = [next((s for s in r.stages if s.name == name), None) for r in reports]
         sizes = dict.fromkeys(spatial_text(s) for s in stages if s is not None)
         table.add_row(name, " / ".join(sizes),
-                      *[notation_cell(s) if s is not None else "" for s in stages])
+                      *[notation_cell(s, glyphs) if s is not None else "" for s in stages])
     table.add_row("FLOPs (mult-adds)", "", *[human(r.flops) for r in reports])
     table.add_row("element-wise", "", *[human(r.elementwise) for r in reports])
     table.add_row("params", "", *[human(r.params) for r in reports])
+    return table
+
+
+# ---- other commands' tables ---------------------------------------------------------------
+def structure_table(net, rows: list[dict], glyphs: Glyphs = UNICODE) -> Group:
+    """`resdsl build`: the compiled module, a row per stage (rows: describe_module's)."""
+    table = Table(title=f"{net.name}: compiled module", title_justify="left", box=glyphs.heavy_box)
+    for column in ("module", "stage", "block", "shortcut", "output", "params"):
+        table.add_column(column, justify="right" if column == "params" else "left")
+    for row in rows:
+        table.add_row(row["module"], row["stage"], row["block"], row["shortcut"],
+                      shape_text(row["output_shape"]), f"{row['params']:,}")
+    total = Text(f"total: {net.params:,} parameters; input {shape_text(net.input)}, "
+                 f"output {shape_text(net.output)}")
+    return Group(table, total)
+
+
+def diff_table(result, glyphs: Glyphs = UNICODE) -> Table:
+    """`resdsl diff`: a row per pair of stages, what changed and the counts' deltas."""
+    table = Table(title=f"{result.a} -> {result.b}", box=glyphs.heavy_box, show_lines=True,
+                  caption="deltas: the second network's counts minus the first's",
+                  caption_justify="left")
+    table.add_column("stage")
+    table.add_column("what changed")
+    for name in COUNT_COLUMNS:
+        table.add_column(f"delta {name}", justify="right")
+    for stage in result.stages:
+        name = stage.a if stage.a == stage.b else f"{stage.a or '-'} / {stage.b or '-'}"
+        table.add_row(name, "\n".join(stage.changes) or Text("same", style="dim"),
+                      *_signed(stage.deltas))
+    table.add_row(Text("total", style="bold"), "",
+                  *_signed({k: v[2] for k, v in result.totals.items()}, "bold"))
+    return table
+
+
+def _signed(deltas: dict[str, int], style: str = "") -> list[Text]:
+    def one(key: str, value: int) -> str:
+        if value == 0:
+            return "0"
+        text = human_bytes(FP32_BYTES * abs(value)) if key == "activations" else human(abs(value))
+        return ("+" if value > 0 else "-") + text
+    return [Text(one(k, deltas[k]), style=style) for k in ("params", "flops", "elementwise",
+                                                            "activations")]
+
+
+def list_table(rows: list[dict], glyphs: Glyphs = UNICODE) -> Table:
+    """`resdsl list`: the built-in specs with their counts (computed, not stored)."""
+    table = Table(box=glyphs.heavy_box)
+    for column in ("name", "source", "params", "FLOPs (mult-adds)", "input"):
+        table.add_column(column, justify="right" if column in ("params", "FLOPs (mult-adds)") else "left")
+    for row in rows:
+        table.add_row(row["name"], row["source"], human(row["params"]), human(row["flops"]),
+                      shape_text(row["input"]))
     return table

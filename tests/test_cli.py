@@ -114,3 +114,71 @@ def test_fmt_write_is_atomic_and_keeps_the_usual_permissions(tmp_path):
     os.umask(umask)
     assert stat.S_IMODE(spec.stat().st_mode) == 0o666 & ~umask
     assert [p.name for p in tmp_path.iterdir()] == ["messy.res"]  # no temporary left behind
+
+
+# ---- the command line as people expect it ---------------------------------------------------
+def test_version_and_flags_shown_as_flags():
+    from resdsl import __version__
+
+    assert run("--version").output.strip() == f"resdsl {__version__}"
+    help_text = run("summary", "--help").output
+    assert "--layers " in help_text and "<bool>" not in help_text
+    assert "--input CxHxW" in help_text
+    assert "--install-completion" in run("--help").output
+
+
+def test_built_in_names_where_a_path_goes(tmp_path, monkeypatch):
+    result = run("summary", "resnet34", "timm/resnet50d")
+    assert result.exit_code == 0 and "resnet50d" in result.output
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "resnet34.res").write_text((SPECS / "resnet20.res").read_text().replace(
+        'import "cifar.res"', f'import "{SPECS / "cifar.res"}"'))
+    shadowed = run("check", "resnet34")
+    assert shadowed.exit_code == 0 and "resnet20" in shadowed.output  # the local file wins
+    assert "using the local file resnet34.res, not the built-in spec 'resnet34'" in shadowed.output
+    unknown = run("summary", "resnet35")
+    assert unknown.exit_code == 1 and "no built-in spec of that name" in unknown.output
+    assert "did you mean 'resnet" in unknown.output
+
+
+def test_list_counts_every_built_in_network():
+    result = run("list", "--json")
+    rows = {row["name"]: row for row in json.loads(result.output)}
+    assert rows["resnet34"]["params"] == 21797672 and rows["resnet34"]["source"].startswith("He")
+    assert rows["timm/resnet50d"]["source"] == "timm"
+    assert "cifar" not in rows  # a library, no network
+    table = run("list", "timm/*").output
+    assert "timm/seresnet50" in table and "resnet34 " not in table
+    assert run("list", "nothing*").exit_code == 1
+
+
+def test_diff_says_what_changed_and_what_it_costs():
+    result = json.loads(run("diff", "resnet34", "plain34", "--json").output)
+    assert result["totals"]["params"][2] == 21623848 - 21797672
+    changes = [c for stage in result["stages"] for c in stage["changes"]]
+    assert "shortcuts projection, 3 x identity -> 4 x none" in changes
+    tv = json.loads(run("diff", "resnet50", "torchvision/resnet50", "--json").output)
+    assert any("stride on conv1 (1x1) -> conv2 (3x3)" in c for s in tv["stages"] for c in s["changes"])
+    assert tv["totals"]["params"][2] == 0 and tv["totals"]["flops"][2] > 0
+    assert "zero_pad" in run("diff", "resnet34_A", "resnet34_C").output
+
+
+@pytest.mark.parametrize("encoding", ["cp1252", "ascii"])
+def test_a_console_that_cannot_encode_gets_ascii(encoding, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    bad = tmp_path / "bad.res"
+    bad.write_text("network n {\n  input 3x32x32\n  classes 1\u04350\n}\n", encoding="utf-8")
+    env = {**os.environ, "PYTHONIOENCODING": encoding}
+    for args in (["summary", "resnet20"], ["check", "resnet34"], ["check", str(bad)],
+                 ["diff", "resnet34", "plain34"], ["list", "timm/*"]):
+        done = subprocess.run([sys.executable, "-m", "resdsl", *args], capture_output=True,
+                              env=env)
+        assert done.returncode in (0, 1), (args, done.stderr)
+        assert b"internal error" not in done.stderr and b"Traceback" not in done.stderr
+        done.stdout.decode(encoding)  # everything it wrote is in the console's encoding
+    summary = subprocess.run([sys.executable, "-m", "resdsl", "summary", "resnet20"],
+                             capture_output=True, env=env).stdout.decode(encoding)
+    assert "+-----" in summary and "/3x3, 16\\ x 3" in summary

@@ -1,0 +1,1 @@
+"""The built-in specs: this folder ships inside the wheel as the package resdsl.specs."""
