@@ -1,32 +1,21 @@
-"""How a training run talks to its user: the only way the trainer shows anything.
+"""How `resdsl train` shows a run: a rich progress bar on a terminal, plain lines otherwise.
 
-`train` calls a reporter's start(summary), log(metrics) at each logging iteration,
-message(text) for warnings and notes (skipped checksums, checkpoint fallbacks, the end of
-the warm-up), and finish(result). Three reporters: a rich progress bar for terminals,
-plain lines for logs and CI, and one that only records (tests, notebooks).
-The CLI picks one with `make_reporter`.
+These are the printing reporters of the training library's `Reporter` protocol
+(`resdsl.train.progress`): the library never prints, the command line hands one of these
+to `train`. `make_reporter` picks one.
 """
 
 from __future__ import annotations
 
 import sys
 import time
-from typing import IO, TYPE_CHECKING, Any, Protocol
+from typing import IO, TYPE_CHECKING, Any
+
+from .train.runfolder import HELD_OUT
 
 if TYPE_CHECKING:
-    from .loop import RunResult
-
-HELD_OUT = ("test_error", "val_error")  # the error logged at evaluations, by eval set
-
-
-class Reporter(Protocol):
-    def start(self, summary: dict[str, Any]) -> None: ...
-
-    def log(self, metrics: dict[str, Any]) -> None: ...
-
-    def message(self, text: str) -> None: ...
-
-    def finish(self, result: RunResult) -> None: ...
+    from .train.progress import Reporter
+    from .train.runfolder import RunResult
 
 
 def make_reporter(stream: IO[str] | None = None) -> Reporter:
@@ -155,25 +144,3 @@ class RichReporter:
         if self.progress is not None:
             self.progress.stop()
         self.console.print(describe_result(result))
-
-
-class RecordingReporter:
-    """Shows nothing; keeps everything (tests, notebooks, callers that print themselves)."""
-
-    def __init__(self) -> None:
-        self.summary: dict[str, Any] | None = None
-        self.logs: list[dict[str, Any]] = []
-        self.messages: list[str] = []
-        self.result: RunResult | None = None
-
-    def start(self, summary: dict[str, Any]) -> None:
-        self.summary = summary
-
-    def log(self, metrics: dict[str, Any]) -> None:
-        self.logs.append(dict(metrics))
-
-    def message(self, text: str) -> None:
-        self.messages.append(text)
-
-    def finish(self, result: RunResult) -> None:
-        self.result = result

@@ -1,18 +1,22 @@
-"""Checkpoints: atomic writes, pruning, integrity checks, fallback, RNG round trips."""
+"""Checkpoints: atomic writes, pruning, integrity checks, fallback, and files made to hurt:
+empty, the wrong shape, nested too deep, from another run, holding a payload."""
 
 from __future__ import annotations
 
-import random
+import errno
+import os
 
-import numpy as np
 import pytest
 import torch
 
+from resdsl import atomic
 from resdsl.atomic import atomic_write
-from resdsl.train.checkpoint import (checkpoint_path, list_checkpoints,
-                                     load_checkpoint, load_latest, restore_rng, rng_state,
-                                     save_checkpoint)
+from resdsl.train.checkpoint import (FORMAT, ForeignCheckpointError, NoCheckpointError,
+                                     checkpoint_path, digest, list_checkpoints, load_checkpoint,
+                                     load_latest, save_checkpoint)
 from resdsl.train.errors import CheckpointError
+
+from .train_helpers import FullDisk
 
 
 def state(iteration: int) -> dict:
@@ -98,17 +102,124 @@ def test_corrupt_newest_falls_back_to_the_previous_and_says_so(tmp_path):
 
 
 def test_no_checkpoint_at_all(tmp_path):
-    with pytest.raises(CheckpointError, match="no checkpoints"):
+    with pytest.raises(NoCheckpointError, match="no checkpoints"):
         load_latest(tmp_path, print)
 
 
-def test_rng_states_survive_a_weights_only_round_trip(tmp_path):
-    random.seed(1), torch.manual_seed(1), np.random.seed(1)
-    random.gauss(0, 1)  # leaves a cached gaussian in python's state
-    path = save_checkpoint(tmp_path, 1, {"iteration": 1, "rng": rng_state()}, keep=1)
-    expected = (random.random(), torch.rand(3), np.random.rand(3), random.gauss(0, 1))
-    random.seed(2), torch.manual_seed(2), np.random.seed(2)
-    restore_rng(load_checkpoint(path)["rng"])
-    again = (random.random(), torch.rand(3), np.random.rand(3), random.gauss(0, 1))
-    assert again[0] == expected[0] and torch.equal(again[1], expected[1])
-    assert np.array_equal(again[2], expected[2]) and again[3] == expected[3]
+def raw_payload(path, payload, deep: int = 0) -> None:
+    """torch.save(payload), with the string "DEEP" in it replaced by lists nested `deep`
+    levels (torch.save itself recurses, so it cannot write those)."""
+    import zipfile
+
+    torch.save(payload, path)
+    with zipfile.ZipFile(path) as source:
+        members = {name: source.read(name) for name in source.namelist()}
+    nested = b"]" * deep + b"a" * (deep - 1)  # pickle opcodes: EMPTY_LIST..., APPEND...
+    with zipfile.ZipFile(path, "w") as out:
+        for name, data in members.items():
+            out.writestr(name, data.replace(b"X\x04\x00\x00\x00DEEP", nested))
+
+
+@pytest.mark.parametrize("damage, message", [
+    (lambda path: path.write_bytes(b""), "cannot be read \\(EOFError\\)"),
+    (lambda path: raw_payload(path, [1, 2, 3]), "not a checkpoint of format"),
+    (lambda path: raw_payload(path, {"format": FORMAT, "state": [1, 2]}), "not a checkpoint"),
+    (lambda path: raw_payload(path, {"format": FORMAT, "state": {"iteration": "10"}}),
+     "holds no iteration count"),
+    (lambda path: raw_payload(path, {"format": FORMAT, "state": {"iteration": 10, "x": "DEEP"}},
+                              deep=5000), "nested more than 32 levels deep"),
+    (lambda path: raw_payload(path, "DEEP", deep=5000), "not a checkpoint of format"),
+])
+def test_broken_checkpoints_are_set_aside_and_the_previous_one_used(tmp_path, damage, message):
+    for iteration in (10, 20):
+        save_checkpoint(tmp_path, iteration, state(iteration), keep=3)
+    newest = checkpoint_path(tmp_path, 20)
+    damage(newest)
+    with pytest.raises(CheckpointError, match=message):
+        load_checkpoint(newest)
+    messages: list[str] = []
+    loaded, path = load_latest(tmp_path, messages.append)
+    assert path == checkpoint_path(tmp_path, 10) and loaded["iteration"] == 10
+    assert (tmp_path / "checkpoints" / "ckpt_000020.pt.corrupt").exists()
+    assert len(messages) == 1 and "falling back" in messages[0]
+
+
+def test_a_checkpoint_never_runs_a_payload(tmp_path):
+    marker = tmp_path / "pwned"
+
+    class Payload:
+        def __reduce__(self):
+            return os.system, (f"touch {marker}",)
+
+    path = checkpoint_path(tmp_path, 10)
+    path.parent.mkdir()
+    torch.save({"format": FORMAT, "state": {"iteration": 10, "evil": Payload()}}, path)
+    with pytest.raises(CheckpointError, match="cannot be read") as error:
+        load_checkpoint(path)
+    assert not marker.exists() and len(str(error.value).splitlines()) == 1
+
+
+def test_a_fifo_is_not_a_checkpoint(tmp_path):
+    path = checkpoint_path(tmp_path, 10)
+    path.parent.mkdir()
+    os.mkfifo(path)  # torch.load would wait for a writer forever
+    with pytest.raises(CheckpointError, match="is not a regular file"):
+        load_checkpoint(path)
+
+
+def test_a_checkpoint_of_another_run_is_set_aside(tmp_path):
+    save_checkpoint(tmp_path, 10, state(10), keep=3, run_id="mine")
+    save_checkpoint(tmp_path, 20, state(20), keep=3, run_id="theirs")
+    with pytest.raises(ForeignCheckpointError, match="another run \\(run id theirs; this "
+                                                     "run's is mine\\)"):
+        load_checkpoint(checkpoint_path(tmp_path, 20), run_id="mine")
+    messages: list[str] = []
+    _, path = load_latest(tmp_path, messages.append, run_id="mine")
+    assert path == checkpoint_path(tmp_path, 10)
+    assert (tmp_path / "checkpoints" / "ckpt_000020.pt.foreign").exists()
+    assert "set aside as ckpt_000020.pt.foreign" in messages[0]
+    assert load_checkpoint(checkpoint_path(tmp_path, 10))["iteration"] == 10  # any run: fine
+
+
+def test_when_nothing_usable_is_left_the_error_says_how_to_start_again(tmp_path):
+    path = save_checkpoint(tmp_path, 10, state(10), keep=3)
+    path.write_bytes(b"")
+    with pytest.raises(CheckpointError, match="ckpt_000010.pt.corrupt set aside\\): start the "
+                                              "run again with --out"):
+        load_latest(tmp_path, print)
+    with pytest.raises(CheckpointError, match="no usable checkpoint"):  # not "none at all"
+        load_latest(tmp_path, print)
+
+
+def test_a_read_only_folder_skips_what_it_cannot_set_aside(tmp_path, monkeypatch):
+    for iteration in (10, 20):
+        save_checkpoint(tmp_path, iteration, state(iteration), keep=3)
+    checkpoint_path(tmp_path, 20).write_bytes(b"")
+    (tmp_path / "checkpoints" / ".ckpt_000030.pt.1.ab.tmp").write_bytes(b"partial")
+
+    def read_only(*args, **kwargs):
+        raise OSError(errno.EROFS, "Read-only file system")
+
+    monkeypatch.setattr(os, "replace", read_only)
+    monkeypatch.setattr(type(tmp_path), "unlink", read_only)
+    messages: list[str] = []
+    _, path = load_latest(tmp_path, messages.append)
+    assert path == checkpoint_path(tmp_path, 10)
+    assert "skipped (it could not be renamed: Read-only file system)" in messages[0]
+
+
+def test_a_full_disk_fails_the_write_with_the_os_error_and_leaves_nothing(tmp_path, monkeypatch):
+    good = save_checkpoint(tmp_path, 10, state(10), keep=3)
+
+    real_open = open
+    monkeypatch.setattr(atomic, "open", lambda *a, **k: FullDisk(real_open(*a, **k)),
+                        raising=False)
+    with pytest.raises(OSError) as error:
+        save_checkpoint(tmp_path, 20, state(20), keep=3)
+    assert error.value.errno == errno.ENOSPC  # not torch's "unexpected pos"
+    assert sorted(p.name for p in (tmp_path / "checkpoints").iterdir()) == ["ckpt_000010.pt"]
+    assert load_checkpoint(good)["iteration"] == 10
+
+
+def test_the_digest_sees_every_value():
+    assert digest({"a": [1, 2]}) != digest({"a": [1, 3]}) != digest({"a": (1, 2.0)})
