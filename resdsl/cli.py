@@ -229,12 +229,14 @@ def summary(specs: List[Path] = SPECS, network: Optional[str] = NETWORK,
 # Their options are TrainOptions' fields (resdsl/train/options.py), declared once there with
 # their help; a command receives those the user gave as `given`.
 
-def _train_option(name: str) -> inspect.Parameter:
+def _train_option(name: str, default: str | None) -> inspect.Parameter:
     from .train.options import TrainOptions, option_types
 
     field, (kind, _) = TrainOptions.__dataclass_fields__[name], option_types()[name]
     flag = "--" + name.replace("_", "-")
-    default = "" if field.default in (None, False) else f" [default: {field.default}]"
+    if default is None:
+        shown = field.default is not None and field.default is not False
+        default = f" (default: {field.default})" if shown else ""
     # None when not given: a resumed run must tell a flag from a default.
     option = typer.Option(None, f"{flag}/--no-{flag[2:]}" if kind is bool else flag,
                           help=field.metadata["help"] + default, show_default=False)
@@ -242,8 +244,9 @@ def _train_option(name: str) -> inspect.Parameter:
                              annotation=Optional[kind])
 
 
-def with_train_options(*names: str):
-    """Give a command the options of TrainOptions fields `names`, passed as `given`."""
+def with_train_options(*names: str, defaults: dict[str, str] | None = None):
+    """Give a command the options of TrainOptions fields `names`, passed as `given`;
+    `defaults` says what stands in for a flag not given, where not the field's default."""
     def decorate(command):
         signature = inspect.signature(command)
         own = [p for p in signature.parameters.values() if p.name != "given"]
@@ -254,7 +257,8 @@ def with_train_options(*names: str):
             return command(**values, given={k: v for k, v in given.items() if v is not None})
 
         wrapper.__signature__ = signature.replace(
-            parameters=own + [_train_option(name) for name in names])
+            parameters=own + [_train_option(name, (defaults or {}).get(name))
+                              for name in names])
         return wrapper
     return decorate
 
@@ -326,7 +330,8 @@ def _sets(items: list[str]) -> dict:
 
 @app.command(name="eval")
 @report_errors
-@with_train_options("data", "data_dir", "skip_checksum", "device")
+@with_train_options("data", "data_dir", "skip_checksum", "device", defaults=dict.fromkeys(
+    ("data", "data_dir", "skip_checksum"), " (default: the run's own, else as for train)"))
 def evaluate(paths: List[Path] = typer.Argument(..., metavar="[SPEC] RUN_OR_CHECKPOINT",
                                                 help="a run folder or a checkpoint file, after "
                                                 "the spec it trained (optional for a run "
