@@ -87,36 +87,30 @@ def test_archive_checksum_mismatch_is_an_error(cifar_dir, tmp_path):
     assert "cifar-10-python.tar.gz" in str(error.value)
 
 
+def truncate(path: Path, size: int) -> None:
+    path.write_bytes(path.read_bytes()[:size])
+
+
+@pytest.mark.parametrize("damage, message, named", [
+    (lambda folder: truncate(folder / "data_batch_2", 500), "truncated or corrupt", "data_batch_2"),
+    (lambda folder: (folder / "data_batch_3").unlink(), "missing", "data_batch_3"),
+    (lambda folder: (folder / "test_batch").write_bytes(b"<html>404 not found</html>"),
+     "not a readable CIFAR file", "test_batch"),
+])
+def test_a_damaged_folder_names_the_file(cifar_dir, damage, message, named):
+    folder, _, _ = cifar_dir
+    damage(folder)
+    with pytest.raises(DataError, match=message) as error:
+        read_cifar(CIFAR10, folder, skip_checksum=True)
+    assert named in str(error.value)
+
+
 def test_truncated_archive(cifar_dir, tmp_path):
     archive = make_tar(cifar_dir[0], tmp_path / "cifar-10-python.tar.gz")
-    archive.write_bytes(archive.read_bytes()[:2000])
+    truncate(archive, 2000)
     with pytest.raises(DataError, match="truncated or corrupt") as error:
         read_cifar(CIFAR10, archive, skip_checksum=True)
     assert "cifar-10-python.tar.gz" in str(error.value)
-
-
-def test_missing_file(cifar_dir):
-    folder, _, _ = cifar_dir
-    (folder / "data_batch_3").unlink()
-    with pytest.raises(DataError, match="missing") as error:
-        read_cifar(CIFAR10, folder, skip_checksum=True)
-    assert "data_batch_3" in str(error.value)
-
-
-def test_truncated_pickle(cifar_dir):
-    folder, _, _ = cifar_dir
-    path = folder / "data_batch_2"
-    path.write_bytes(path.read_bytes()[:500])
-    with pytest.raises(DataError, match="truncated or corrupt") as error:
-        read_cifar(CIFAR10, folder, skip_checksum=True)
-    assert "data_batch_2" in str(error.value)
-
-
-def test_garbage_instead_of_a_pickle(cifar_dir):
-    folder, _, _ = cifar_dir
-    (folder / "test_batch").write_bytes(b"<html>404 not found</html>")
-    with pytest.raises(DataError, match="test_batch"):
-        read_cifar(CIFAR10, folder, skip_checksum=True)
 
 
 def test_wrong_array_size(cifar_dir):
