@@ -9,6 +9,7 @@ its arguments, calls the library and prints what it returns: tables come from
 from __future__ import annotations
 
 import functools
+import inspect
 import os
 import sys
 from pathlib import Path
@@ -333,166 +334,129 @@ def list_specs(pattern: Optional[str] = typer.Argument(None, metavar="[PATTERN]"
 
 
 # ---- train, eval, plot -----------------------------------------------------------------
-DATA = typer.Option("cifar10", "--data", help="cifar10, cifar100, synthetic[:N], or an "
-                    "image-folder path with train/ and val/")
-DATA_DIR = typer.Option("data", "--data-dir", help="folder holding cifar-10-batches-py/ "
-                        "or the .tar.gz")
-DEVICE = typer.Option("auto", "--device", help="auto (CUDA if present), cpu, cuda, cuda:1")
+# Their options are TrainOptions' fields (resdsl/train/options.py), declared once there with
+# their help; a command receives those the user gave as `given`.
+
+def _train_option(name: str, default: str | None) -> inspect.Parameter:
+    from .train.options import TrainOptions, option_types
+
+    field, (kind, _) = TrainOptions.__dataclass_fields__[name], option_types()[name]
+    flag = "--" + name.replace("_", "-")
+    if default is None:
+        shown = field.default is not None and field.default is not False
+        default = f" (default: {field.default})" if shown else ""
+    # None when not given: a resumed run must tell a flag from a default.
+    option = typer.Option(None, f"{flag}/--no-{flag[2:]}" if kind is bool else flag,
+                          help=field.metadata["help"] + default, show_default=False)
+    return inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=option,
+                             annotation=Optional[kind])
+
+
+def with_train_options(*names: str, defaults: dict[str, str] | None = None):
+    """Give a command the options of TrainOptions fields `names`, passed as `given`;
+    `defaults` says what stands in for a flag not given, where not the field's default."""
+    def decorate(command):
+        signature = inspect.signature(command)
+        own = [p for p in signature.parameters.values() if p.name != "given"]
+
+        @functools.wraps(command)
+        def wrapper(**values):
+            given = {name: values.pop(name) for name in names}
+            return command(**values, given={k: v for k, v in given.items() if v is not None})
+
+        wrapper.__signature__ = signature.replace(
+            parameters=own + [_train_option(name, (defaults or {}).get(name))
+                              for name in names])
+        return wrapper
+    return decorate
+
+
+def _tolerant_output() -> None:
+    """Training prints paths and notes in any script: a console that cannot encode a
+    character (PYTHONIOENCODING=ascii, cp1252) shows a replacement instead of failing."""
+    for stream in (sys.stdout, sys.stderr):
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="replace")
+
+
+def _note(text: str) -> None:
+    err.print(text, markup=False)
+
+
+TRAIN_OPTIONS = ("data", "data_dir", "download", "skip_checksum", "iterations", "batch_size",
+                 "lr", "eval_every", "seed", "val_split", "out", "resume", "device",
+                 "precision", "channels_last", "compile", "workers", "keep_checkpoints",
+                 "checkpoint_every", "log_every", "zero_init_residual", "sync_bn")
 
 
 @app.command(context_settings={"allow_interspersed_args": True})
 @report_errors
-def train(spec: Path = typer.Argument(..., help="a .res spec"),
-          data: str = DATA, data_dir: str = DATA_DIR,
-          download: bool = typer.Option(False, help="fetch the official archive if missing"),
-          skip_checksum: bool = typer.Option(False, help="accept CIFAR files that are not the "
-                                             "official ones (a subset, a re-export)"),
+@with_train_options(*TRAIN_OPTIONS)
+def train(spec: Optional[Path] = typer.Argument(None, help="a .res spec; with --resume, "
+                                                "the run's saved copy serves without it",
+                                                show_default=False),
           recipe: Optional[str] = typer.Option(None, help="a recipe by name instead of the spec's"),
-          iterations: Optional[int] = typer.Option(None, help="override the recipe"),
-          batch_size: Optional[int] = typer.Option(None, help="global batch; overrides the recipe"),
-          lr: Optional[float] = typer.Option(None, help="override the recipe"),
-          eval_every: Optional[int] = typer.Option(None, help="override the recipe"),
           set_fields: List[str] = typer.Option([], "--set", help="override any recipe field: "
                                                "--set momentum=0.8 --set lr_steps=400,600"),
-          seed: int = typer.Option(0, help="seeds init, data order and augmentation"),
-          val_split: int = typer.Option(0, help="hold out the last N training images and "
-                                        "report on them (the paper used 5000)"),
-          out: Optional[str] = typer.Option(None, help="run folder (default runs/NAME-DATE)"),
-          resume: Optional[str] = typer.Option(None, help="continue this run folder exactly"),
-          device: str = DEVICE,
-          precision: Optional[str] = typer.Option(None, help="fp32 or bf16 (default: bf16 on "
-                                                  "CUDA, fp32 on CPU)"),
-          channels_last: bool = typer.Option(False, help="NHWC memory layout"),
-          compile: bool = typer.Option(False, "--compile", help="torch.compile the model"),
-          workers: int = typer.Option(4, help="DataLoader workers (image folders only)"),
-          keep_checkpoints: int = typer.Option(3, help="newest checkpoints kept"),
-          checkpoint_every: int = typer.Option(1000, help="iterations between checkpoints"),
-          log_every: int = typer.Option(100, help="iterations between log lines"),
-          zero_init_residual: bool = typer.Option(False, help="zero the last BN of each block"),
           nproc: Optional[int] = typer.Option(None, help="launch N processes with torchrun"),
-          sync_bn: bool = typer.Option(False, help="BatchNorm statistics over all GPUs "
-                                       "(CUDA only)"),
-          network: Optional[str] = NETWORK) -> None:
+          network: Optional[str] = NETWORK, given: dict = None) -> None:
     """Train a spec with its recipe (the paper's CIFAR-10 recipe for the CIFAR specs)."""
+    _tolerant_output()
     from . import train as training
-    from .compiler import compile_network
-    from .loader import load_program
-    from .lower import lower
+    from .cli_progress import make_reporter
 
-    program = load_program(spec)
-    net = lower(program, network)
-    options = training.TrainOptions(
-        iterations=iterations, batch_size=batch_size, lr=lr, eval_every=eval_every, seed=seed,
-        val_split=val_split, data=data, data_dir=data_dir, download=download,
-        skip_checksum=skip_checksum, out=out, resume=resume, device=device, precision=precision,
-        channels_last=channels_last, compile=compile, sync_bn=sync_bn, workers=workers,
-        keep_checkpoints=keep_checkpoints, checkpoint_every=checkpoint_every, log_every=log_every)
-    chosen = training.resolve_recipe(_recipe_for(program, net, recipe), _parse_sets(set_fields))
+    if spec is None and "resume" not in given:
+        raise typer.BadParameter("give a spec, or --resume RUN", param_hint="SPEC")
+    request = training.request_training(spec, network, recipe, _sets(set_fields), given)
+    for note in request.notes:
+        _note(note)
     if nproc is not None and "RANK" not in os.environ:
         # Checked here once, not in each process: one message, no processes started.
-        training.check_launch(options, chosen, nproc)
-        raise typer.Exit(_launch_torchrun(nproc))
-    training.seed_everything(seed)  # before building: the He init is part of the run
-    model = compile_network(net, zero_init_residual=zero_init_residual)
-    reporter = training.make_reporter()
-    result = training.train(model, net, chosen, options, program.text, reporter)
+        training.check_launch(request.options, request.recipe, nproc)
+        args = training.torchrun_args(sys.argv[1:], nproc)
+        _note("+ torchrun " + " ".join(args))
+        code, failure = training.run_torchrun(args, nproc)
+        if failure:
+            print_error(ResdslError(failure))
+        raise typer.Exit(code)
+    model = training.build_model(request.spec.network, request.model_options)
+    result = training.train(model, request.recipe, request.options, request.spec.text,
+                            make_reporter(), changes=request.changes,
+                            spec_path=request.spec_path)
     if result.interrupted:
         raise typer.Exit(130)
 
 
-def _recipe_for(program, net, name: str | None):
-    from . import syntax as syn
-    from .lower import lower_recipe
+def _sets(items: list[str]) -> dict:
+    from .recipes import parse_sets
 
-    if name is None and net.recipe is not None:
-        return net.recipe
-    chosen = name or "cifar10_paper"
-    if name is None:
-        err.print(f"{net.name} has no `train` statement: using the prelude's {chosen}")
-    return lower_recipe(syn.TrainStmt(recipe=chosen), program.namespace)
-
-
-def _parse_sets(items: list[str]) -> dict:
-    fields = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise typer.BadParameter(f"expected FIELD=VALUE, got {item!r}", param_hint="--set")
-        parts = [p.strip() for p in value.split(",")]
-        fields[key.strip()] = None if value.strip() == "none" else \
-            tuple(parts) if key.strip() == "lr_steps" or len(parts) > 1 else parts[0]
-    return fields
-
-
-def _launch_torchrun(nproc: int) -> int:
-    """`resdsl train --nproc N ...` is `torchrun --standalone --nproc-per-node=N -m resdsl
-    train ...`, run in this process so that a failed rank ends in one line, not in
-    torchrun's traceback. Each rank prints its own diagnostics."""
-    from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
-    from torch.distributed.run import get_args_parser, run
-
-    args, skip = [], False
-    for arg in sys.argv[1:]:
-        if skip:
-            skip = False
-        elif arg == "--nproc":
-            skip = True
-        elif not arg.startswith("--nproc="):
-            args.append(arg)
-    launch = ["--standalone", f"--nproc-per-node={nproc}", "-m", "resdsl", *args]
-    err.print("+ torchrun " + " ".join(launch), markup=False)
     try:
-        run(get_args_parser().parse_args(launch))
-    except ChildFailedError as error:
-        print_error(ResdslError(_launch_failure(error.failures, nproc)))
-        _, first = error.get_first_failure()
-        return first.exitcode if first.exitcode > 0 else 1
-    return 0
-
-
-def _launch_failure(failures: dict, nproc: int) -> str:
-    """One line on what became of torchrun's processes: ranks that failed by themselves
-    (exit status > 0) and ranks killed by a signal (torchrun stops the rest of a group
-    once one fails, so those often only show that)."""
-    failed = sorted((rank, f.exitcode) for rank, f in failures.items() if f.exitcode > 0)
-    killed = sorted((rank, -f.exitcode) for rank, f in failures.items() if f.exitcode <= 0)
-    codes = ", ".join(f"rank {rank}: exit {code}" for rank, code in failed)
-    signals = ", ".join(f"rank {rank}: signal {number}" for rank, number in killed)
-    if not failed:
-        return f"{len(killed)} of {nproc} training processes were stopped ({signals})"
-    line = (f"{len(failed)} of {nproc} training processes failed ({codes}); their messages "
-            "are above")
-    return line + (f", then {len(killed)} of {nproc} were stopped ({signals})" if killed else "")
+        return parse_sets(items)
+    except ResdslError as error:
+        raise typer.BadParameter(error.message, param_hint="--set") from None
 
 
 @app.command(name="eval")
 @report_errors
-def evaluate(spec: Path = typer.Argument(..., help="the spec the run trained"),
-             checkpoint: Path = typer.Argument(..., help="a run folder or a checkpoint file"),
-             data: str = DATA, data_dir: str = DATA_DIR,
-             skip_checksum: bool = typer.Option(False, help="accept non-official CIFAR files"),
-             device: str = DEVICE, network: Optional[str] = NETWORK) -> None:
-    """Report the test error of a trained checkpoint."""
-    from . import train as training
-    from .compiler import compile_network
-    from .loader import load_program
-    from .lower import lower
+@with_train_options("data", "data_dir", "skip_checksum", "device", defaults=dict.fromkeys(
+    ("data", "data_dir", "skip_checksum"), " (default: the run's own, else as for train)"))
+def evaluate(paths: List[Path] = typer.Argument(..., metavar="[SPEC] RUN_OR_CHECKPOINT",
+                                                help="a run folder or a checkpoint file, after "
+                                                "the spec it trained (optional for a run "
+                                                "folder: it keeps the spec)", show_default=False),
+             network: Optional[str] = NETWORK, given: dict = None) -> None:
+    """Report the test error of a trained checkpoint (data and recipe from its run)."""
+    _tolerant_output()
+    from .train.held_out import evaluate_checkpoint
 
-    program = load_program(spec)
-    net = lower(program, network)
-    options = training.TrainOptions(data=data, data_dir=data_dir, skip_checksum=skip_checksum,
-                                    device=device)
-    where = training.pick_device(device)
-    model = compile_network(net).to(where)
-    used = training.load_weights(model, checkpoint, err.print)
-    # A run folder knows how it was trained (normalisation, batch): use its recipe.
-    saved = checkpoint.is_dir() and (checkpoint / "config.json").is_file()
-    recipe = training.load_run(checkpoint).recipe if saved else _recipe_for(program, net, None)
-    source = training.open_data(net, recipe, options, where)
-    for warning in source.warnings:
-        err.print(f"warning: {warning}")
-    error = training.evaluate(model, source, where)
-    out.print(f"{net.name}  {used}  {source.eval_set} error: {100 * error:.2f}%")
+    if len(paths) > 2:
+        raise typer.BadParameter("expected [SPEC] RUN_OR_CHECKPOINT", param_hint="PATHS")
+    spec, source = (None, paths[0]) if len(paths) == 1 else paths
+    result = evaluate_checkpoint(spec, source, network, given, _note)
+    for warning in result.warnings:
+        _note(f"warning: {warning}")
+    out.print(f"{result.network}  {result.checkpoint}  {result.eval_set} error: "
+              f"{100 * result.error:.2f}%", markup=False)
 
 
 @app.command()
@@ -500,9 +464,10 @@ def evaluate(spec: Path = typer.Argument(..., help="the spec the run trained"),
 def plot(runs: List[Path] = typer.Argument(..., help="run folders"),
          output: Path = typer.Option(Path("curves.png"), "--out", "-o", help="the figure")) -> None:
     """Overlay training curves of several runs (as the paper's Figure 6)."""
-    from .train import plot_runs
+    _tolerant_output()
+    from .train.plot import plot_runs
 
-    out.print(f"wrote {plot_runs([str(r) for r in runs], str(output))}")
+    out.print(f"wrote {plot_runs(runs, output)}", markup=False)
 
 
 def main() -> None:

@@ -19,7 +19,7 @@ from .expand import NetworkPlan, expand, select_network
 from .expressions import EvalValue, Symbol, as_int, describe, did_you_mean, evaluate
 from .ir.layers import MAX_CHANNELS
 from .loader import Namespace, Program
-from .recipes import lower_recipe
+from .recipes import check_recipe, lower_recipe
 from .scopes import Budget, Context, Scope, check_unique, expand_items, name_by_kind, \
     name_by_position, size_of
 
@@ -53,6 +53,8 @@ def lower_plan(plan: NetworkPlan, ns: Namespace, input_override=None) -> ir.Netw
     option = _guard(errors, shortcut_option, plan.shortcut, env, ns) or DEFAULT_SHORTCUT
     expects = [e for e in (_guard(errors, lower_expect, s) for s in plan.expects) if e]
     recipe = _guard(errors, lower_recipe, plan.train, ns) if plan.train else None
+    if recipe is not None:  # what the trainer would refuse, `check` refuses too
+        _guard(errors, check_recipe, recipe, shape)
     stages: list[ir.Stage] = []
     if shape is not None and classes is not None:
         context = Context(ns, Budget(), lower_block)

@@ -170,8 +170,8 @@ def test_highway_and_preact_nets_train(tmp_path):
         options = TrainOptions(data="synthetic:64", iterations=20, batch_size=16, lr=0.05,
                                eval_every=20, log_every=5, seed=0, out=str(tmp_path / spec))
         reporter = RecordingReporter()
-        train(model, net, net.recipe.model_copy(update={"warmup_lr": None,
-                                                         "warmup_until_error": None}),
+        train(model, net.recipe.model_copy(update={"warmup_lr": None,
+                                                    "warmup_until_error": None}),
               options, "", reporter)
         losses = [log["train_loss"] for log in reporter.logs if "train_loss" in log]
         assert losses[-1] < losses[0], (spec, losses)

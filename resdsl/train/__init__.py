@@ -1,30 +1,58 @@
 """Training: reproduce the paper's CIFAR-10 recipe on a compiled spec.
 
     options = TrainOptions(data="cifar10", data_dir="data", iterations=64000)
-    seed_everything(options.seed)                # before building the model: same init
-    result = train(model, network, network.recipe, options, spec_text, make_reporter())
+    model = build_model(network, options)        # seeded first: the init is part of the run
+    result = train(model, network.recipe, options, spec_text, RecordingReporter())
 
-Modules, one per concern: options (TrainOptions, recipe overrides), cifar / folder / data
-(sources), batches (on-device batches and augmentation), schedule (lr), checkpoint,
-runfolder (config.json, metrics.jsonl), loop (train, evaluate), speed (precision,
-channels_last, torch.compile, SyncBatchNorm), distributed (torchrun), progress
-(reporters), plot (Figure 6 curves).
+Modules, one per concern:
+
+    options      TrainOptions: one field per `resdsl train` flag, with its help
+    request      what a command trains: the spec (a file or a run's saved copy), recipe, model
+    setup        preparing a run: new, or resumed from its folder (what flags may change)
+    loop         train(): the loop, the step, logging, evaluation, checkpoints
+    run          the state of a run in progress, and what a checkpoint holds of it
+    held_out     the error on held-out images; evaluate_checkpoint for `resdsl eval`
+    datasets/    sources (cifar, folder, synthetic) and on-device batches
+    shard        this process's share of the work (rank, world size)
+    distributed  torchrun: the device, the process group, the collectives
+    launch       `--nproc`: checked once, then torchrun in this process
+    speed        precision, channels_last, torch.compile, SyncBatchNorm
+    schedule     the learning rate: steps and warm-up
+    rng          seeding, and the RNG states checkpoints hold
+    checkpoint   checkpoint files: atomic, verified, set aside when bad
+    runfolder    the run folder's files, RunResult, the metric names; reading them back
+    recorder     what a run in progress writes (rank 0), and the folder's lock (lock)
+    tensorboard  optional TensorBoard event files
+    plot         Figure 6 curves
+    progress     the Reporter protocol and a recording reporter (printing ones: cli_progress)
+    files        reading user files safely; OS errors as one line naming the path
+    errors       the errors a user can cause
+
+Importing this package imports nothing else: each name below is imported on first use,
+so the command line can read TrainOptions without loading torch.
 """
 
-from .checkpoint import load_weights
-from .data import Data, open_data
-from .errors import (CheckpointError, DataError, DivergedError, OptionsError, PlotError,
-                     TrainError)
-from .loop import RunResult, check_launch, evaluate, pick_device, seed_everything, train
-from .options import TrainOptions, resolve_recipe
-from .plot import plot_runs
-from .progress import PlainReporter, RecordingReporter, Reporter, RichReporter, make_reporter
-from .runfolder import SavedRun, load_run
+from __future__ import annotations
 
-__all__ = [
-    "CheckpointError", "Data", "DataError", "DivergedError", "OptionsError", "PlainReporter",
-    "PlotError", "RecordingReporter", "Reporter", "RichReporter", "RunResult", "SavedRun",
-    "TrainError", "TrainOptions", "check_launch", "evaluate", "load_run", "load_weights",
-    "make_reporter", "open_data", "pick_device", "plot_runs", "resolve_recipe",
-    "seed_everything", "train",
-]
+import importlib
+from typing import Any
+
+_WHERE = {  # public name: the module that defines it
+    "train": "loop", "prepare_run": "setup", "TrainOptions": "options",
+    "request_training": "request", "build_model": "request", "load_spec": "request",
+    "held_out_error": "held_out", "evaluate_checkpoint": "held_out",
+    "Data": "datasets", "open_data": "datasets", "Shard": "shard", "pick_device": "distributed",
+    "check_launch": "launch", "torchrun_args": "launch", "run_torchrun": "launch",
+    "seed_everything": "rng", "load_weights": "checkpoint", "RunResult": "runfolder",
+    "SavedRun": "runfolder", "load_run": "runfolder", "read_metrics": "runfolder",
+    "plot_runs": "plot", "Reporter": "progress", "RecordingReporter": "progress",
+    **{name: "errors" for name in ("TrainError", "OptionsError", "DataError", "CheckpointError",
+                                   "RunFolderError", "DivergedError", "PlotError")},
+}
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _WHERE:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f".{_WHERE[name]}", __name__), name)

@@ -1,9 +1,10 @@
-"""One process or several (torchrun): who writes, who logs, and the few collectives used.
+"""One process or several (torchrun): this process's device, its shard, the collectives.
 
 Launched by torchrun (RANK, WORLD_SIZE, LOCAL_RANK set), each process trains on its own
-slice of every global batch (the recipe's batch split evenly), gradients are averaged by
-DistributedDataParallel, and only rank 0 writes files and reports. NCCL on CUDA, gloo on
-the CPU. Without those variables all of this is a no-op around a single process.
+slice of every global batch (the recipe's batch split evenly, `Shard`), gradients are
+averaged by DistributedDataParallel, and only rank 0 writes files and reports. NCCL on
+CUDA, gloo on the CPU. Without those variables all of this is a no-op around a single
+process.
 """
 
 from __future__ import annotations
@@ -16,11 +17,36 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
+from .errors import OptionsError
+from .shard import Shard
+
+DEVICE_TYPES = ("cpu", "cuda")  # what the trainer runs on (not meta, not xla, ...)
+
+
+def pick_device(name: str, local_rank: int = 0) -> torch.device:
+    """`auto` is CUDA when present; a bare `cuda` is this process's GPU under torchrun."""
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    try:
+        device = torch.device(name)
+    except (RuntimeError, ValueError):
+        device = None
+    if device is None or device.type not in DEVICE_TYPES:
+        raise OptionsError(f"cannot run on device '{name}': use auto, cpu, cuda or cuda:N")
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise OptionsError(f"device '{name}' asked for, but this torch ({torch.__version__}) "
+                           "sees no CUDA GPU: use --device cpu")
+    if device.type == "cuda" and device.index is None:
+        device = torch.device("cuda", local_rank)
+    if device.type == "cuda" and device.index >= torch.cuda.device_count():
+        raise OptionsError(f"device '{device}' asked for, but this machine has "
+                           f"{torch.cuda.device_count()} GPU(s)")
+    return device
+
 
 @dataclass
 class Distributed:
-    rank: int = 0  # this process among all of them; rank 0 writes files and logs
-    world_size: int = 1  # number of processes
+    shard: Shard = Shard()  # this process among all of them; rank 0 writes files and logs
     local_rank: int = 0  # this process among those on its machine: its GPU index
     owns_group: bool = False  # we started the process group, so we end it
     device: torch.device = torch.device("cpu")  # this process's device, set by start()
@@ -28,12 +54,16 @@ class Distributed:
     @classmethod
     def from_env(cls) -> Distributed:
         env = os.environ
-        return cls(int(env.get("RANK", 0)), int(env.get("WORLD_SIZE", 1)),
-                   int(env.get("LOCAL_RANK", 0)))
+        shard = Shard(int(env.get("RANK", 0)), int(env.get("WORLD_SIZE", 1)))
+        return cls(shard, int(env.get("LOCAL_RANK", 0)))
 
     @property
     def is_main(self) -> bool:
-        return self.rank == 0
+        return self.shard.is_main
+
+    @property
+    def world_size(self) -> int:
+        return self.shard.world_size
 
     def start(self, device: torch.device) -> None:
         self.device = device
@@ -41,7 +71,7 @@ class Distributed:
             return
         # The caller has made `device` the current GPU: NCCL binds to it.
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo",
-                                rank=self.rank, world_size=self.world_size)
+                                rank=self.shard.rank, world_size=self.world_size)
         self.owns_group = True
 
     def close(self) -> None:

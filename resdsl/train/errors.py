@@ -1,7 +1,9 @@
-"""Errors a user can cause while training: bad data, bad checkpoints, bad options, divergence.
+"""Errors a user can cause while training: bad data, bad checkpoints, bad options, a run
+folder that cannot be written, divergence.
 
 All are `ResdslError`s, so the CLI renders them as `file: error: message` and exits
 without a traceback. Pass `file=` whenever one file is to blame: the rendering names it.
+Recipe errors (`resdsl.recipes.RecipeError`) are spec errors: they live with the recipes.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ class TrainError(ResdslError):
 
 
 class OptionsError(TrainError):
-    """A training option or recipe value that cannot work (negative batch size, ...)."""
+    """A training option that cannot work (an unknown device, --sync-bn on a CPU, ...)."""
 
 
 class DataError(TrainError):
@@ -22,7 +24,11 @@ class DataError(TrainError):
 
 
 class CheckpointError(TrainError):
-    """No usable checkpoint to resume from, or a run folder that does not fit the spec."""
+    """No usable checkpoint or run record, or a run folder that does not fit the spec."""
+
+
+class RunFolderError(TrainError):
+    """A run folder that cannot be used: not writable, full, or in use by another process."""
 
 
 class DivergedError(TrainError):

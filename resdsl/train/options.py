@@ -1,65 +1,91 @@
-"""What a training run may change from the command line, and how it meets the recipe.
+"""What a training run may change from the command line: one field per `resdsl train` flag.
 
 The recipe (declared in the spec) says how the paper trains; `TrainOptions` says where
-and how this run happens. The few recipe fields a user commonly overrides (iterations,
-batch size, lr, eval interval) are also options; `resolve_recipe` folds them in.
+and how this run happens. Each field's `help` is the flag's help text: the CLI makes its
+options from these fields (`--batch-size` from `batch_size`), so they are declared once.
+The few recipe fields a user commonly overrides (iterations, batch size, lr, evaluation
+interval) are options too; `recipe_overrides()` hands the ones set to the recipe.
 """
 
 from __future__ import annotations
 
+import functools
+import typing
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import Any
 
-from pydantic import ValidationError
-
-from .. import ir
 from .errors import OptionsError
 
-DATA_SETS = ("cifar10", "cifar100", "synthetic")
 PRECISIONS = ("fp32", "bf16")
 # Options that override the recipe field of the same name when set (not None).
 RECIPE_OVERRIDES = ("iterations", "batch_size", "lr", "eval_every")
+MAX_WORKERS = 256  # DataLoader processes: more is a typo, not a machine
+MAX_SEED = 2**62  # torch seeds are 64-bit, and the augmentation uses seed + 1
+
+
+def _option(default: Any, help: str) -> Any:
+    return field(default=default, metadata={"help": help})
 
 
 @dataclass
 class TrainOptions:
     # --- recipe overrides: None keeps the recipe's value ---
-    iterations: int | None = None  # total SGD steps (the paper: 64000 on CIFAR-10)
-    batch_size: int | None = None  # global batch, split across ranks when distributed
-    lr: float | None = None  # base learning rate, before lr_steps and warm-up
-    eval_every: int | None = None  # iterations between evaluations on the held-out set
+    iterations: int | None = _option(None, "total SGD steps; overrides the recipe (the "
+                                     "paper: 64000 on CIFAR-10). On --resume, more extend "
+                                     "the run")
+    batch_size: int | None = _option(None, "global batch, split across processes; overrides "
+                                     "the recipe")
+    lr: float | None = _option(None, "base learning rate, before lr_steps and warm-up; "
+                               "overrides the recipe")
+    eval_every: int | None = _option(None, "iterations between evaluations on the held-out "
+                                     "images; overrides the recipe")
     # --- data ---
-    seed: int = 0  # seeds data order, augmentation and torch; same seed, same run
-    val_split: int = 0  # 0: train on all training images, report the test set; N: hold
-    #                     out the LAST N training images and report on them (paper: 5000)
-    data: str = "cifar10"  # "cifar10" | "cifar100" | "synthetic[:N]" | an ImageFolder path
-    data_dir: str = "data"  # where CIFAR's folder or .tar.gz is, or is downloaded to
-    download: bool = False  # fetch the CIFAR archive if it is not in data_dir
-    skip_checksum: bool = False  # accept CIFAR files whose md5 is not the official one
+    seed: int = _option(0, "seeds init, data order and augmentation: same seed, same run")
+    val_split: int = _option(0, "hold out the LAST N training images and report the error on "
+                             "them, not on the test set (the paper used 5000)")
+    data: str = _option("cifar10", "cifar10, cifar100, synthetic[:N], or an image-folder "
+                        "path with train/ and val/")
+    data_dir: str = _option("data", "folder holding cifar-10-batches-py/ or the .tar.gz")
+    download: bool = _option(False, "fetch the official CIFAR archive if it is missing")
+    skip_checksum: bool = _option(False, "accept CIFAR files that are not the official ones "
+                                  "(a subset, a re-export)")
     # --- run folder ---
-    out: str | None = None  # run folder; None: runs/<network>-<date>-<time>
-    resume: str | None = None  # run folder to continue; its saved settings win
-    keep_checkpoints: int = 3  # newest checkpoints kept; older ones are deleted
-    checkpoint_every: int = 1000  # iterations between checkpoints (also at the end)
-    log_every: int = 100  # iterations between metrics lines (the only host syncs)
+    out: str | None = _option(None, "run folder (default runs/NETWORK-DATE-TIME)")
+    resume: str | None = _option(None, "continue this run folder exactly; its saved settings "
+                                 "win (the spec is then optional)")
+    keep_checkpoints: int = _option(3, "newest checkpoints kept; older ones are deleted")
+    checkpoint_every: int = _option(1000, "iterations between checkpoints (also at the end)")
+    log_every: int = _option(100, "iterations between log lines (the only device syncs)")
     # --- execution ---
-    device: str = "auto"  # "auto" (cuda if present), "cpu", "cuda", "cuda:1", ...
-    precision: str | None = None  # "fp32" | "bf16" autocast; None: bf16 on cuda, else fp32
-    channels_last: bool = False  # NHWC memory layout, faster convolutions on tensor cores
-    compile: bool = False  # torch.compile the model (slow start, faster steps)
-    sync_bn: bool = False  # BatchNorm statistics over all GPUs' batches (CUDA, NCCL only)
-    workers: int = 4  # DataLoader processes, ImageFolder data only (the rest is on device)
+    device: str = _option("auto", "auto (CUDA if present), cpu, cuda, cuda:1")
+    precision: str | None = _option(None, "fp32 or bf16 autocast (default: bf16 on CUDA, "
+                                    "fp32 on CPU)")
+    channels_last: bool = _option(False, "NHWC memory layout (faster on tensor cores)")
+    compile: bool = _option(False, "torch.compile the model (slow start, faster steps)")
+    sync_bn: bool = _option(False, "BatchNorm statistics over all GPUs (CUDA only)")
+    workers: int = _option(4, "DataLoader worker processes (image folders only)")
+    # --- the model: used where it is built (`request.build_model`), saved to rebuild it ---
+    zero_init_residual: bool = _option(False, "zero the last BatchNorm of each block")
 
     def __post_init__(self) -> None:
+        _check_types(self)
         for name in ("keep_checkpoints", "checkpoint_every", "log_every"):
             if getattr(self, name) < 1:
                 raise OptionsError(f"{name} must be at least 1, got {getattr(self, name)}")
-        if self.val_split < 0 or self.workers < 0:
-            raise OptionsError("val_split and workers must not be negative")
+        if self.val_split < 0:
+            raise OptionsError(f"val_split must not be negative, got {self.val_split}")
+        if not 0 <= self.workers <= MAX_WORKERS:
+            raise OptionsError(f"workers must be between 0 and {MAX_WORKERS}, got {self.workers}")
+        if not 0 <= self.seed < MAX_SEED:
+            raise OptionsError(f"seed must be between 0 and 2**62, got {self.seed}")
         if self.precision not in (None, *PRECISIONS):
             raise OptionsError(f"precision must be one of {', '.join(PRECISIONS)}, "
                                f"got {self.precision!r}")
+
+    def recipe_overrides(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in RECIPE_OVERRIDES
+                if getattr(self, name) is not None}
 
     def to_dict(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in fields(self)}
@@ -70,40 +96,25 @@ class TrainOptions:
         return cls(**{k: v for k, v in values.items() if k in known})
 
 
-def resolve_recipe(recipe: ir.Recipe, overrides: TrainOptions | Mapping[str, Any]) -> ir.Recipe:
-    """The recipe with the overrides that are set applied, validated as the IR would."""
-    if isinstance(overrides, TrainOptions):
-        update = {name: getattr(overrides, name) for name in RECIPE_OVERRIDES}
-    else:
-        update = dict(overrides)
-    update = {k: v for k, v in update.items() if v is not None}
-    unknown = sorted(set(update) - (set(ir.Recipe.model_fields) - {"span"}))
-    if unknown:
-        raise OptionsError(f"not a recipe field: {', '.join(unknown)}")
-    try:
-        checked = ir.Recipe.model_validate({**recipe.model_dump(), **update})
-    except ValidationError as error:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())
-        raise OptionsError(f"invalid recipe override: {problems}") from None
-    check_recipe(checked)
-    # model_copy keeps the recipe's span, so later errors still point into the spec.
-    return recipe.model_copy(update={k: getattr(checked, k) for k in update})
+@functools.cache
+def option_types() -> dict[str, tuple[type, bool]]:
+    """Each field's type, and whether None is allowed: `int | None` is (int, True)."""
+    types = {}
+    for name, hint in typing.get_type_hints(TrainOptions).items():
+        args = typing.get_args(hint)
+        base = next((a for a in args if a is not type(None)), hint)
+        types[name] = (base, type(None) in args)
+    return types
 
 
-def check_recipe(recipe: ir.Recipe) -> None:
-    """What the trainer needs beyond the IR's types: positive sizes, a sane warm-up."""
-    for name in ("iterations", "batch_size", "eval_every"):
-        if getattr(recipe, name) < 1:
-            raise OptionsError(f"recipe {name} must be at least 1, got {getattr(recipe, name)}",
-                               recipe.span)
-    if recipe.lr <= 0 or recipe.crop_padding < 0:
-        raise OptionsError("recipe lr must be positive and crop_padding not negative", recipe.span)
-    if list(recipe.lr_steps) != sorted(recipe.lr_steps):
-        raise OptionsError(f"recipe lr_steps must increase, got {list(recipe.lr_steps)}",
-                           recipe.span)
-    if (recipe.warmup_lr is None) != (recipe.warmup_until_error is None):
-        raise OptionsError("recipe warmup_lr and warmup_until_error go together: set both "
-                           "or neither", recipe.span)
-    if recipe.warmup_until_error is not None and not 0 < recipe.warmup_until_error <= 1:
-        raise OptionsError("recipe warmup_until_error is a fraction in (0, 1], e.g. 0.8 for "
-                           f"80%; got {recipe.warmup_until_error}", recipe.span)
+def _check_types(options: TrainOptions) -> None:
+    # config.json is a file a user may edit: its options are checked like flags.
+    for name, (kind, optional) in option_types().items():
+        value = getattr(options, name)
+        if value is None and optional:
+            continue
+        ok = isinstance(value, kind) and (kind is bool or not isinstance(value, bool))
+        if kind is float and isinstance(value, int) and not isinstance(value, bool):
+            ok = True
+        if not ok:
+            raise OptionsError(f"{name} must be {kind.__name__}, got {value!r:.60}")

@@ -1,66 +1,118 @@
 """Error curves as the paper's Figure 6 draws them: training error thin and dashed,
 held-out (test or validation) error bold, one colour per run, error in % vs iterations.
 
-`plot_runs(["runs/plain20-...", "runs/resnet20-..."], "fig6.png")` overlays runs.
-matplotlib is optional (`pip install resdsl[plot]`) and imported only here, only when
-a figure is drawn; the Agg canvas is used directly, so no display and no pyplot state.
+`plot_runs(["runs/plain20-...", "runs/resnet20-..."], "fig6.png")` overlays runs, each
+labelled by its network's name (config.json), told apart by folder when names repeat.
+The legend sits outside the axes, so it never hides a curve. matplotlib is optional
+(`pip install resdsl[plot]`) and imported only here, only when a figure is drawn; the
+Agg canvas is used directly, so no display and no pyplot state.
 """
 
 from __future__ import annotations
 
 import io
 import os
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from ..atomic import atomic_write
-from .errors import PlotError
-from .progress import HELD_OUT
-from .runfolder import METRICS, read_metrics
+from .errors import CheckpointError, PlotError
+from .files import reason
+from .runfolder import HELD_OUT, METRICS, read_config, read_metrics
+
+TRAIN_STYLE = {"linestyle": "--", "linewidth": 0.8}
+HELD_OUT_STYLE = {"linewidth": 2.2}
 
 
 def plot_runs(run_dirs: Sequence[str | os.PathLike], out_png: str | os.PathLike,
               labels: Sequence[str] | None = None) -> Path:
-    """Draw the runs' metrics.jsonl into one PNG; the legend names each run (its folder)."""
+    """Draw the runs' metrics.jsonl into one PNG; returns its path."""
     try:
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
         from matplotlib.lines import Line2D
     except ImportError:
         raise PlotError("matplotlib is not installed (pip install 'resdsl[plot]')") from None
-    figure = Figure(figsize=(6.4, 4.2), dpi=150)
+    out, runs = _checked_out(Path(out_png)), [Path(run) for run in run_dirs]
+    labels = list(labels) if labels is not None else run_labels(runs)
+    figure = Figure(figsize=(7.6, 4.2), dpi=150, layout="constrained")
     axes = figure.add_subplot()
-    labels = list(labels) if labels is not None else [Path(run).name for run in run_dirs]
-    for index, (run, label) in enumerate(zip(run_dirs, labels)):
-        _draw_run(axes, Path(run), label, f"C{index % 10}")
-    # Two legends: which colour is which run, and which line style is which error.
-    styles = [Line2D([], [], color="0.3", linestyle="--", linewidth=0.8, label="training"),
-              Line2D([], [], color="0.3", linewidth=2.2, label="held-out (test/val)")]
-    axes.add_artist(axes.legend(handles=styles, loc="upper center", fontsize="small"))
-    axes.legend(loc="upper right", fontsize="small")
+    held_out = set()
+    for index, (run, label) in enumerate(zip(runs, labels)):
+        held_out |= _draw_run(axes, run, label, f"C{index % 10}")
+    what = "/".join(sorted(k.partition("_")[0] for k in held_out)) or "held-out"
+    sources = {_config(run).get("data", {}).get("source") for run in runs}
+    on = f" on {sources.pop()}" if len(sources) == 1 and None not in sources else ""
+    styles = [Line2D([], [], color="0.3", label="training", **TRAIN_STYLE),
+              Line2D([], [], color="0.3", label=what, **HELD_OUT_STYLE)]
+    handles = axes.get_legend_handles_labels()[0] + styles
+    figure.legend(handles=handles, loc="outside right upper", fontsize="small", frameon=False)
+    axes.set_title(f"Training (dashed) and {what} (bold) error{on}", fontsize="medium")
     axes.set_xlabel("iterations")
     axes.set_ylabel("error (%)")
     axes.set_ylim(bottom=0)
     axes.grid(alpha=0.3)
-    figure.tight_layout()
-    buffer = io.BytesIO()
-    FigureCanvasAgg(figure).print_png(buffer)
-    out = Path(out_png)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write(out, lambda file: file.write(buffer.getvalue()))  # never a half-drawn PNG
+    _write_png(figure, out)
     return out
 
 
-def _draw_run(axes: Any, run: Path, label: str, color: str) -> None:
+def run_labels(runs: Sequence[Path]) -> list[str]:
+    """Each run's network name, or its folder's name; the folder is added to names that
+    repeat, and a number to what still repeats."""
+    names = [_network_name(run) for run in runs]
+    repeated = Counter(names)
+    labels = [f"{name} ({run.name})" if repeated[name] > 1 and name != run.name else name
+              for name, run in zip(names, runs)]
+    counts, seen = Counter(labels), Counter()
+    for index, label in enumerate(labels):
+        if counts[label] > 1:
+            seen[label] += 1
+            labels[index] = f"{label} #{seen[label]}"
+    return labels
+
+
+def _network_name(run: Path) -> str:
+    name = _config(run).get("network")
+    return name if isinstance(name, str) and name else run.name
+
+
+def _config(run: Path) -> dict[str, Any]:
+    """The run's config.json; empty when there is none to read (the folder names the run)."""
+    try:
+        config = read_config(run)
+    except CheckpointError:
+        return {}
+    return config if isinstance(config.get("data", {}), dict) else {**config, "data": {}}
+
+
+def _checked_out(out: Path) -> Path:
+    if out.is_dir():
+        raise PlotError(f"is a folder: give --out a file name, such as {out / 'curves.png'}",
+                        file=str(out))
+    return out
+
+
+def _draw_run(axes: Any, run: Path, label: str, color: str) -> set[str]:
+    """Plot one run's curves; the held-out metrics it has."""
     records = read_metrics(run)
     if not records:
         raise PlotError("no metrics to plot: is this a run folder?", file=str(run / METRICS))
     train = [(r["iteration"], 100 * r["train_error"]) for r in records if "train_error" in r]
     held = [(r["iteration"], 100 * r[k]) for r in records for k in HELD_OUT if k in r]
     if train:
-        axes.plot(*zip(*train), color=color, linestyle="--", linewidth=0.8)
-    if held:
-        axes.plot(*zip(*held), color=color, linewidth=2.2, label=label)
-    else:
-        axes.plot([], [], color=color, linewidth=2.2, label=label)
+        axes.plot(*zip(*train), color=color, **TRAIN_STYLE)
+    axes.plot(*(zip(*held) if held else ([], [])), color=color, label=label, **HELD_OUT_STYLE)
+    return {k for r in records for k in HELD_OUT if k in r}
+
+
+def _write_png(figure: Any, out: Path) -> None:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    buffer = io.BytesIO()
+    FigureCanvasAgg(figure).print_png(buffer)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write(out, lambda file: file.write(buffer.getvalue()))  # never a half-drawn PNG
+    except OSError as error:
+        raise PlotError(f"cannot write the figure ({reason(error)})", file=str(out)) from None

@@ -1,16 +1,25 @@
-"""The run folder: config.json, metrics.jsonl, curves.png and checkpoints/.
+"""The run folder: what a run writes, the names of the metrics it logs, and reading it back.
 
     runs/resnet20-20250101-120000/
-        config.json      recipe, options, spec text and its sha256, versions, device
+        config.json      run id, recipe, options, spec text and its sha256, versions, device
         metrics.jsonl    one JSON object per logged iteration (errors are fractions)
+        metrics.csv      the same records as a table, a column per metric
+        events.out.tfevents.*   the same scalars for TensorBoard (when it is installed)
         curves.png       training (thin, dashed) and held-out (bold) error vs iterations
         checkpoints/     ckpt_000100.pt ... the newest few
+        .lock            held by the process training in the folder
+
+Every reader here takes the files as a user may have left them: a partial last line
+(a killed run), lines that are not records, a file far too large or not a file at all.
 """
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import os
+import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from importlib import metadata
@@ -21,29 +30,68 @@ from pydantic import ValidationError
 
 from .. import ir
 from ..atomic import atomic_write
-from .errors import CheckpointError, OptionsError
+from .errors import CheckpointError, OptionsError, RunFolderError
+from .files import MiB, read_bounded, reason
 from .options import TrainOptions
 
 CONFIG = "config.json"
 METRICS = "metrics.jsonl"
+METRICS_CSV = "metrics.csv"
 CURVES = "curves.png"
+LOCK = ".lock"
+TENSORBOARD = "events.out.tfevents.*"  # TensorBoard's own names, in the folder itself
+
+# The metrics a logging iteration records, and the error an evaluation records.
+TRAIN_METRICS = ("lr", "train_loss", "train_error", "images_per_s")
+HELD_OUT = ("test_error", "val_error")  # by eval set: "test" or "val"
+
+MAX_CONFIG = 16 * MiB  # a spec of a few KB, the recipe, the options
+MAX_METRICS = 256 * MiB  # a line per logged iteration: 64k iterations, each logged, ~10 MB
+
+
+def held_out_metric(eval_set: str) -> str:
+    return f"{eval_set}_error"
+
+
+def metric_columns(eval_set: str) -> tuple[str, ...]:
+    """The columns of metrics.csv: every metric a run on `eval_set` logs, in this order."""
+    return ("iteration", *TRAIN_METRICS, held_out_metric(eval_set))
+
+
+@dataclass
+class RunResult:
+    run_dir: Path  # the run folder
+    iteration: int  # iterations completed
+    eval_set: str  # "test", or "val" when val_split held out training images
+    final_error: float | None  # error on eval_set after the last iteration (a fraction);
+    #                            None when interrupted. The final error, not the best one.
+    interrupted: bool = False  # stopped by Ctrl-C; continue with TrainOptions(resume=run_dir)
+    checkpoint: Path | None = None  # the newest checkpoint of the run
 
 
 def new_run_dir(out: str | None, network: str) -> Path:
-    """`out`, or a fresh runs/<network>-<date>-<time>; never a folder holding a run."""
+    """The folder `out`, or a fresh runs/<network>-<date>-<time>, made if it is not there."""
     if out is not None:
         path = Path(out)
-        if (path / CONFIG).exists():
-            raise OptionsError(f"already holds a run: continue it with --resume {path}, "
-                               "or choose another --out", file=str(path))
+        if path.exists() and not path.is_dir():
+            raise OptionsError("is not a folder: give --out a folder for the run",
+                               file=str(path))
     else:
         stem = Path("runs") / f"{network}-{datetime.now():%Y%m%d-%H%M%S}"
         path, n = stem, 1
         while path.exists():  # two runs started in the same second
             n += 1
             path = stem.with_name(f"{stem.name}-{n}")
-    path.mkdir(parents=True, exist_ok=True)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise OptionsError(f"cannot make the run folder ({reason(error)}): choose another "
+                           "--out", file=str(path)) from None
     return path
+
+
+def new_run_id() -> str:
+    return uuid.uuid4().hex
 
 
 def versions() -> dict[str, str]:
@@ -60,20 +108,23 @@ def versions() -> dict[str, str]:
 
 def write_config(run_dir: Path, config: dict[str, Any]) -> None:
     text = json.dumps(config, indent=2) + "\n"
-    run_dir.mkdir(parents=True, exist_ok=True)
     atomic_write(run_dir / CONFIG, lambda file: file.write(text.encode()))
 
 
 def read_config(run_dir: str | os.PathLike) -> dict[str, Any]:
     path = Path(run_dir) / CONFIG
-    try:
-        return json.loads(path.read_text())
-    except FileNotFoundError:
+    if not path.exists():
         raise CheckpointError("not a run folder (no config.json): pass the folder a "
-                              "training run wrote", file=str(run_dir)) from None
-    except (OSError, ValueError) as error:
-        raise CheckpointError(f"cannot be read ({error}); the run cannot be resumed",
-                              file=str(path)) from None
+                              "training run wrote", file=str(run_dir))
+    raw = read_bounded(path, MAX_CONFIG, CheckpointError, "run's config.json")
+    try:
+        config = json.loads(raw.decode("utf-8"))
+    except (ValueError, RecursionError) as error:  # bad UTF-8 or JSON, or nested too deep
+        raise CheckpointError(f"cannot be read ({type(error).__name__}); the run cannot be "
+                              "resumed or evaluated from it", file=str(path)) from None
+    if not isinstance(config, dict):
+        raise CheckpointError("holds no JSON object: not a run's config.json", file=str(path))
+    return config
 
 
 @dataclass
@@ -84,39 +135,68 @@ class SavedRun:
     recipe: ir.Recipe  # the resolved recipe the run trains with
     options: TrainOptions  # the options it was started with
     spec_text: str  # the spec it was started from (compile it to get the model back)
+    run_id: str | None  # None for runs written before runs had ids
 
 
 def load_run(run_dir: str | os.PathLike) -> SavedRun:
     config, path = read_config(run_dir), Path(run_dir) / CONFIG
     try:
-        return SavedRun(config, ir.Recipe.model_validate(config["recipe"]),
-                        TrainOptions.from_dict(config["options"]), config["spec"])
+        saved = SavedRun(config, ir.Recipe.model_validate(config["recipe"]),
+                         TrainOptions.from_dict(config["options"]), config["spec"],
+                         config.get("run_id"))
     except (KeyError, TypeError, ValidationError, OptionsError) as error:
-        raise CheckpointError(f"has no usable recipe, options and spec ({error}); this run "
+        detail = error.message if isinstance(error, OptionsError) else type(error).__name__
+        raise CheckpointError(f"has no usable recipe, options and spec ({detail}); this run "
                               "cannot be resumed or evaluated from it", file=str(path)) from None
-
-
-def append_metrics(run_dir: Path, record: dict[str, Any]) -> None:
-    with open(run_dir / METRICS, "a") as file:
-        file.write(json.dumps(record) + "\n")
+    if not isinstance(saved.spec_text, str) or not isinstance(saved.run_id, (str, type(None))):
+        raise CheckpointError("its spec or run id is not text", file=str(path))
+    return saved
 
 
 def read_metrics(run_dir: str | os.PathLike) -> list[dict[str, Any]]:
-    """Every record; a last line cut short by a crash is skipped."""
+    """Every record: a JSON object with an integer iteration, keeping its numeric values.
+    Lines that are not such records (a last line cut short by a kill) are skipped."""
     path = Path(run_dir) / METRICS
     if not path.exists():
         return []
+    raw = read_bounded(path, MAX_METRICS, RunFolderError, "metrics.jsonl")
     records = []
-    for line in path.read_text().splitlines():
+    for line in raw.decode("utf-8", errors="replace").splitlines():
         try:
-            records.append(json.loads(line))
-        except ValueError:
+            record = json.loads(line)
+        except (ValueError, RecursionError):
             continue
+        if isinstance(record, dict) and _is_int(record.get("iteration")):
+            records.append({k: v for k, v in record.items() if _is_number(v)})
     return records
 
 
-def trim_metrics(run_dir: Path, iteration: int) -> None:
-    """Forget records after `iteration`: a resumed run logs those iterations again."""
-    kept = [r for r in read_metrics(run_dir) if r.get("iteration", 0) <= iteration]
-    text = "".join(json.dumps(r) + "\n" for r in kept)
-    atomic_write(run_dir / METRICS, lambda file: file.write(text.encode()))
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def metrics_line(record: dict[str, Any]) -> str:
+    return json.dumps(record) + "\n"
+
+
+def csv_line(record: dict[str, Any], columns: tuple[str, ...]) -> str:
+    """One row of metrics.csv; a metric the record lacks is an empty cell."""
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerow([record.get(c, "") for c in columns])
+    return buffer.getvalue()
+
+
+def read_metrics_csv(run_dir: str | os.PathLike) -> list[dict[str, str]]:
+    """metrics.csv's rows by column; a last row cut short by a kill is skipped."""
+    path = Path(run_dir) / METRICS_CSV
+    text = read_bounded(path, MAX_METRICS, RunFolderError, "metrics.csv").decode("utf-8")
+    complete = text if text.endswith("\n") else text.rpartition("\n")[0]
+    rows = list(csv.reader(io.StringIO(complete)))
+    if not rows:
+        return []
+    header = rows[0]
+    return [dict(zip(header, row)) for row in rows[1:] if len(row) == len(header)]

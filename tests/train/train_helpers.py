@@ -8,9 +8,14 @@ files from https://www.cs.toronto.edu/~kriz/cifar.html.
 
 from __future__ import annotations
 
+import errno
 import io
+import json
+import os
 import pickle
 import struct
+import subprocess
+import sys
 import tarfile
 from pathlib import Path
 
@@ -19,6 +24,9 @@ import torch
 from torch import nn
 
 from resdsl import ir
+
+ROOT = Path(__file__).resolve().parents[2]
+SCRIPT = Path(__file__).with_name("train_script.py")
 
 CIFAR10_NAMES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse",
                  "ship", "truck"]
@@ -118,13 +126,17 @@ def make_image_folder(root: Path, classes: tuple[str, ...] = ("cat", "dog", "emu
     return root
 
 
-def tiny_model(classes: int = 10, channels: int = 3, seed: int = 0) -> nn.Module:
-    """Two convolutions with BatchNorm: small, but with buffers and momentum to restore."""
+def tiny_model(classes: int = 10, seed: int = 0, input: tuple[int, int, int] = (3, 32, 32)
+               ) -> nn.Module:
+    """Two convolutions with BatchNorm: small, but with buffers and momentum to restore.
+    Its `.network` is an IR of the same input and classes, as a compiled model has."""
     torch.manual_seed(seed)
-    return nn.Sequential(
-        nn.Conv2d(channels, 8, 3, padding=1, bias=False), nn.BatchNorm2d(8), nn.ReLU(),
+    model = nn.Sequential(
+        nn.Conv2d(input[0], 8, 3, padding=1, bias=False), nn.BatchNorm2d(8), nn.ReLU(),
         nn.Conv2d(8, 8, 3, stride=2, padding=1, bias=False), nn.BatchNorm2d(8), nn.ReLU(),
         nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(8, classes))
+    model.network = tiny_network(classes=classes, input=input)
+    return model
 
 
 def tiny_recipe(**changes: object) -> ir.Recipe:
@@ -142,3 +154,104 @@ def tiny_network(recipe: ir.Recipe | None = None, classes: int = 10,
 
 
 SPEC = "network tiny { input 3x32x32\n classes 10 }\n"  # stands in for the spec text
+
+
+# ---- training in processes of their own ----------------------------------------------------
+
+def environment(**extra: str) -> dict[str, str]:
+    paths = [str(ROOT), os.environ.get("PYTHONPATH", "")]
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in paths if p),
+            "OMP_NUM_THREADS": "1", **extra}
+
+
+def script(*args: str, **popen: object) -> subprocess.Popen:
+    """train_script.py in a process of its own (see its docstring for the arguments)."""
+    return subprocess.Popen([sys.executable, str(SCRIPT), *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, **popen)
+
+
+def finish(process: subprocess.Popen) -> dict:
+    out, err = process.communicate(timeout=120)
+    assert process.returncode == 0, err
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def strip_timing(records: list[dict]) -> list[dict]:
+    return [{k: v for k, v in r.items() if k != "images_per_s"} for r in records]
+
+
+def same_weights(a: dict, b: dict) -> bool:
+    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def assert_identical(a: object, b: object) -> None:
+    if isinstance(a, torch.Tensor):
+        assert isinstance(b, torch.Tensor) and a.dtype == b.dtype and torch.equal(a, b)
+    elif isinstance(a, dict):
+        assert a.keys() == b.keys()
+        for key in a:
+            assert_identical(a[key], b[key])
+    elif isinstance(a, list):
+        assert len(a) == len(b)
+        for x, y in zip(a, b):
+            assert_identical(x, y)
+    else:
+        assert a == b
+
+
+def train_tiny(tmp_path: Path, data_dir: Path, name: str = "run", recipe: ir.Recipe | None = None,
+               model: nn.Module | None = None, reporter=None, changes=None, **options):
+    """Train the tiny model into tmp_path/name in this process; (result, model, reporter)."""
+    from resdsl.train.loop import train
+    from resdsl.train.options import TrainOptions
+    from resdsl.train.progress import RecordingReporter
+
+    recipe = recipe or tiny_recipe()
+    settings = dict(out=str(tmp_path / name), data_dir=str(data_dir), skip_checksum=True,
+                    log_every=5, checkpoint_every=10)
+    settings.update(options)
+    reporter = reporter or RecordingReporter()
+    model = model or tiny_model()
+    result = train(model, recipe, TrainOptions(**settings), SPEC, reporter, changes=changes)
+    return result, model, reporter
+
+
+class FullDisk:
+    """A file that takes `room` bytes, then finds the disk full (ENOSPC)."""
+
+    def __init__(self, file, room: int = 1000):
+        self.file, self.room = file, room
+
+    def write(self, data):
+        self.room -= len(data)
+        if self.room < 0:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return self.file.write(data)
+
+    def __getattr__(self, name):
+        return getattr(self.file, name)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.file.close()
+
+
+def train_resnet20(tmp_path: Path, iterations: int = 4, **options):
+    """ResNet-20 from its spec, a few iterations on synthetic data, as `resdsl train` would
+    run it (spec_path saved, so its run folder alone can be evaluated); the RunResult."""
+    from helpers import SPECS
+    from resdsl.train.loop import train
+    from resdsl.train.options import TrainOptions
+    from resdsl.train.progress import RecordingReporter
+    from resdsl.train.request import build_model, load_spec
+
+    spec = load_spec(SPECS / "resnet20.res")
+    settings = dict(out=str(tmp_path / "run"), data="synthetic:32", iterations=iterations,
+                    batch_size=8, eval_every=2, log_every=2, checkpoint_every=2)
+    options = TrainOptions(**{**settings, **options})
+    recipe = spec.network.recipe.model_copy(update={"iterations": iterations, "batch_size": 8,
+                                                    "eval_every": 2})
+    return train(build_model(spec.network, options), recipe, options, spec.text,
+                 RecordingReporter(), spec_path=str(SPECS / "resnet20.res"))

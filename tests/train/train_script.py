@@ -19,7 +19,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))  # train_helpers
 
 import torch  # noqa: E402
-from train_helpers import SPEC, tiny_model, tiny_network, tiny_recipe  # noqa: E402
+from train_helpers import SPEC, tiny_model, tiny_recipe  # noqa: E402
 
 from resdsl.train.loop import train  # noqa: E402
 from resdsl.train.options import TrainOptions  # noqa: E402
@@ -48,7 +48,7 @@ def run_tiny(run: str, data_dir: str, data: str = "cifar10", iterations: int = 4
                            log_every=4, checkpoint_every=6, seed=11, compile=compile,
                            resume=run if resume else None)
     model = tiny_model(seed=123 if resume else 0)  # a resumed run must not need the init
-    result = train(model, tiny_network(recipe), recipe, options, SPEC, SlowReporter(slow))
+    result = train(model, recipe, options, SPEC, SlowReporter(slow))
     return result, model
 
 

@@ -22,6 +22,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from ..shard import Shard
+
 
 def image_mean(pixel_sum: Tensor, count: int, kind: str) -> Tensor:
     """The mean to subtract, on the [0, 1] scale, from the training images' pixel sums.
@@ -64,9 +66,8 @@ class Augmenter:
     """Normalizes a batch and applies the recipe's random crop and flip."""
 
     def __init__(self, mean: Tensor, padding: int, hflip: bool, seed: int,
-                 rank: int = 0, world_size: int = 1):
-        self.mean, self.padding, self.hflip = mean, padding, hflip
-        self.rank, self.world_size = rank, world_size
+                 shard: Shard = Shard()):
+        self.mean, self.padding, self.hflip, self.shard = mean, padding, hflip, shard
         # Its own generator on the device: the draws stay on the GPU, and the state is
         # saved in checkpoints so a resumed run augments exactly as before.
         self.generator = torch.Generator(mean.device).manual_seed(seed)
@@ -75,15 +76,14 @@ class Augmenter:
         x = normalize(images, self.mean)
         if not self.padding and not self.hflip:
             return x
-        local = x.shape[0]
-        n, device = local * self.world_size, x.device
+        n, device = x.shape[0] * self.shard.world_size, x.device
         dy = torch.randint(0, 2 * self.padding + 1, (n,), generator=self.generator, device=device)
         dx = torch.randint(0, 2 * self.padding + 1, (n,), generator=self.generator, device=device)
         if self.hflip:
             flip = torch.rand(n, generator=self.generator, device=device) < 0.5
         else:
             flip = torch.zeros(n, dtype=torch.bool, device=device)
-        mine = slice(self.rank * local, (self.rank + 1) * local)
+        mine = self.shard.part(n)
         return crop_flip(x, self.padding, dy[mine], dx[mine], flip[mine])
 
     def state_dict(self) -> dict[str, Any]:
@@ -148,11 +148,10 @@ class TensorBatches:
     """Endless augmented training batches (x, y) from images held on the device."""
 
     def __init__(self, images: Tensor, labels: Tensor, batch_size: int, augment: Augmenter,
-                 seed: int, rank: int = 0, world_size: int = 1):
+                 seed: int, shard: Shard = Shard()):
         self.images, self.labels, self.augment = images, labels, augment
         self.order = ShuffledOrder(len(images), batch_size, seed, images.device)
-        local = batch_size // world_size
-        self.mine = slice(rank * local, (rank + 1) * local)
+        self.mine = shard.part(batch_size)
 
     def __iter__(self) -> Iterator[tuple[Tensor, Tensor]]:
         return self
@@ -173,15 +172,19 @@ class TensorEvalBatches:
     """The held-out images in order, normalized, no augmentation; each rank a share."""
 
     def __init__(self, images: Tensor, labels: Tensor, mean: Tensor, batch_size: int,
-                 rank: int = 0, world_size: int = 1):
+                 shard: Shard = Shard()):
         self.images, self.labels, self.mean = images, labels, mean
-        self.batch_size, self.rank, self.world_size = batch_size, rank, world_size
+        self.batch_size, self.shard = batch_size, shard
 
     def __len__(self) -> int:
         return len(self.images)
 
     def __iter__(self) -> Iterator[tuple[Tensor, Tensor]]:
-        step = self.batch_size * self.world_size
-        for start in range(self.rank * self.batch_size, len(self.images), step):
-            end = start + self.batch_size
-            yield normalize(self.images[start:end], self.mean), self.labels[start:end]
+        for batch in in_order(len(self.images), self.batch_size, self.shard):
+            yield normalize(self.images[batch], self.mean), self.labels[batch]
+
+
+def in_order(size: int, batch_size: int, shard: Shard = Shard()) -> list[slice]:
+    """Batches of images 0..size-1 in order; with several processes, every world_size-th."""
+    starts = range(shard.rank * batch_size, size, batch_size * shard.world_size)
+    return [slice(start, min(start + batch_size, size)) for start in starts]

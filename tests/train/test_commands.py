@@ -2,15 +2,15 @@
 in the official formats, with a real compiled spec (ResNet-20)."""
 
 import json
-from pathlib import Path
 
 import pytest
-from train_helpers import make_cifar10, make_image_folder
 from typer.testing import CliRunner
 
+from helpers import SPECS
 from resdsl.cli import app
 
-SPECS = Path(__file__).resolve().parents[2] / "specs"
+from .train_helpers import make_cifar10, make_image_folder
+
 runner = CliRunner()
 
 
@@ -37,6 +37,9 @@ def test_train_eval_and_plot_on_official_format_cifar(tmp_path):
                     "--skip-checksum")
     assert evaluated.exit_code == 0, evaluated.output
     assert f"{100 * lines[-1]['test_error']:.2f}%" in evaluated.output
+    alone = run("eval", out)  # the run folder knows its spec, data and checksum choice
+    assert alone.exit_code == 0, alone.output
+    assert alone.output.splitlines()[-1] == evaluated.output.splitlines()[-1]
 
     figure = tmp_path / "fig6.png"
     plotted = run("plot", out, out, "--out", figure)
@@ -79,7 +82,17 @@ def test_recipe_overrides_are_validated(tmp_path):
 @pytest.mark.parametrize("flags, message", [
     (("--sync-bn", "--device", "cpu"), "resdsl: error: --sync-bn needs CUDA GPUs"),
     (("--precision", "fp16"), "resdsl: error: precision must be one of fp32, bf16"),
-    (("--device", "tpu"), "resdsl: error: unknown device 'tpu'"),
+    (("--device", "tpu"), "resdsl: error: cannot run on device 'tpu'"),
+    (("--device", "meta"), "resdsl: error: cannot run on device 'meta'"),
+    (("--set", "momentum=-1"), "resdsl: error: recipe cifar10_paper: momentum must be between"),
+    (("--set", "crop_padding=100000"), "resdsl: error: recipe cifar10_paper: crop_padding "
+                                       "100000 is more than the 32-pixel side"),
+    (("--set", "crop_padding=40"), "resdsl: error: recipe cifar10_paper: crop_padding 40 is "
+                                   "more than the 32-pixel side"),
+    (("--iterations", "0"), "resdsl: error: recipe cifar10_paper: iterations must be at least 1"),
+    (("--data", "synthetic:²"), "resdsl: error: 'synthetic:²': write synthetic:N"),
+    (("--data", "synthetic:4000000000"), "resdsl: error: 'synthetic:4000000000': "),
+    (("--seed", "-3"), "resdsl: error: seed must be between 0 and 2**62"),
     # --nproc: what every process would refuse is refused once, before any starts
     (("--nproc", "3", "--device", "cpu"), "resdsl: error: batch size 128 does not split"),
     (("--nproc", "2", "--sync-bn", "--device", "cpu"), "resdsl: error: --sync-bn needs CUDA"),
@@ -90,3 +103,49 @@ def test_option_errors_are_one_line_and_leave_nothing_behind(tmp_path, flags, me
                  "--out", tmp_path / "run")
     assert result.exit_code == 1 and result.output.startswith(message)
     assert "Traceback" not in result.output and not (tmp_path / "run").exists()
+
+
+def test_resume_needs_no_spec_and_extends_the_run(tmp_path):
+    out = tmp_path / "run"
+    common = ("--data", "synthetic:64", "--batch-size", 16, "--log-every", 2,
+              "--checkpoint-every", 2, "--eval-every", 2)
+    first = run("train", SPECS / "resnet20.res", *common, "--iterations", 2, "--out", out)
+    assert first.exit_code == 0, first.output
+    longer = run("train", "--resume", out, "--iterations", 4)
+    assert longer.exit_code == 0, longer.output
+    assert "resumed with iterations 2 -> 4; recorded in config.json" in longer.output
+    again = run("train", SPECS / "resnet20.res", *common, "--iterations", 4, "--resume", out)
+    assert again.exit_code == 0, again.output  # the old form: the same flags, the same spec
+    changed = run("train", "--resume", out, "--lr", 0.5)
+    assert changed.exit_code == 1 and "--lr 0.5 would change this run" in changed.output
+    other = run("train", SPECS / "resnet56.res", "--resume", out)
+    assert other.exit_code == 1 and "trained from another spec" in other.output
+
+
+def test_train_needs_a_spec_or_a_run(tmp_path):
+    assert run("train", "--data", "synthetic:64").exit_code == 2
+
+
+def test_eval_of_a_lone_checkpoint_needs_the_spec(tmp_path):
+    (tmp_path / "lone.pt").write_bytes(b"")
+    result = run("eval", tmp_path / "lone.pt")
+    assert result.exit_code == 1 and "give the spec too" in result.output
+    assert run("eval", "a", "b", "c").exit_code == 2
+
+
+def test_plot_out_must_be_a_file(tmp_path):
+    result = run("plot", tmp_path, "--out", tmp_path)
+    assert result.exit_code == 1 and "is a folder: give --out a file name" in result.output
+
+
+def test_the_command_line_starts_without_torch():
+    """The training options are read from TrainOptions at start-up: that must not load
+    torch, or `resdsl check` and `summary` would start slowly."""
+    import subprocess
+    import sys
+
+    from helpers import ROOT
+
+    code = ("import sys, resdsl.cli\n"
+            "sys.exit(any(m.split('.')[0] == 'torch' for m in sys.modules))")
+    assert subprocess.run([sys.executable, "-c", code], cwd=ROOT).returncode == 0

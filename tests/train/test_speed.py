@@ -5,10 +5,11 @@ from __future__ import annotations
 import pytest
 import torch
 from torch import nn
-from train_helpers import tiny_model
 
 from resdsl.train import speed
 from resdsl.train.errors import OptionsError
+
+from .train_helpers import tiny_model
 
 CPU, CUDA = torch.device("cpu"), torch.device("cuda", 0)
 

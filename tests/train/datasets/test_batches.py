@@ -3,15 +3,12 @@ epoch order, determinism, saved state, and the split of a global batch across ra
 
 from __future__ import annotations
 
-import pytest
 import torch
 import torch.nn.functional as F
-from train_helpers import make_cifar10, tiny_network, tiny_recipe
 
-from resdsl.train.batches import Augmenter, ShuffledOrder, TensorBatches, crop_flip, image_mean
-from resdsl.train.data import open_data, synthetic
-from resdsl.train.errors import DataError
-from resdsl.train.options import TrainOptions
+from resdsl.train.datasets.batches import (Augmenter, ShuffledOrder, TensorBatches,
+                                       TensorEvalBatches, crop_flip, image_mean, in_order)
+from resdsl.train.shard import Shard
 
 
 def reference_crop_flip(x, padding, dy, dx, flip):
@@ -66,24 +63,6 @@ def test_augmenter_draws_every_offset_and_flips_about_half():
     assert flipped + kept == 400 and 140 < flipped < 260
 
 
-def test_mean_is_the_training_images_per_pixel_mean(tmp_path):
-    recipe = tiny_recipe(crop_padding=0, hflip=False, batch_size=8)
-    options = TrainOptions(data="synthetic:64", val_split=16, seed=3)
-    data = open_data(tiny_network(recipe), recipe, options, "cpu")
-    x, _, _, _ = synthetic(tiny_network(recipe), 64, seed=3)
-    train = x[:48].double() / 255  # the last 16 are held out and do not count
-    mean = data.train.augment.mean
-    assert mean.shape == (3, 32, 32)
-    torch.testing.assert_close(mean.double(), train.mean(0), rtol=0, atol=1e-6)
-    batch, labels = next(data.train)
-    index = data.train.order.perm[:8]
-    torch.testing.assert_close(batch, (x[index].float() / 255 - mean), rtol=0, atol=0)
-    # The held-out images (the LAST 16 training images) get the same subtraction, unaugmented.
-    held, _ = next(iter(data.eval))
-    torch.testing.assert_close(held, x[48:56].float() / 255 - mean, rtol=0, atol=0)
-    assert data.eval_set == "val" and data.eval_size == 16 and data.train_size == 48
-
-
 def test_channel_mean_and_none():
     images = torch.randint(0, 256, (10, 3, 4, 4), dtype=torch.uint8)
     total = images.sum(0, dtype=torch.float64)
@@ -97,8 +76,8 @@ def make_batches(seed: int, rank: int = 0, world: int = 1, size: int = 50):
     g = torch.Generator().manual_seed(0)
     images = torch.randint(0, 256, (size, 3, 8, 8), dtype=torch.uint8, generator=g)
     labels = torch.arange(size)
-    augment = Augmenter(torch.full((3, 8, 8), 0.5), 2, True, seed + 1, rank, world)
-    return TensorBatches(images, labels, 16, augment, seed, rank, world)
+    augment = Augmenter(torch.full((3, 8, 8), 0.5), 2, True, seed + 1, Shard(rank, world))
+    return TensorBatches(images, labels, 16, augment, seed, Shard(rank, world))
 
 
 def test_same_seed_same_batches_other_seed_other_batches():
@@ -140,18 +119,12 @@ def test_ranks_split_the_global_batch_exactly():
         assert torch.equal(torch.cat([p[1] for p in parts]), y)
 
 
-def test_too_few_images_for_a_batch():
-    recipe = tiny_recipe(batch_size=32)
-    with pytest.raises(DataError, match="not enough for one batch of 32"):
-        open_data(tiny_network(recipe), recipe, TrainOptions(data="synthetic:40", val_split=10),
-                  "cpu")
-
-
-def test_network_must_fit_the_data(tmp_path):
-    make_cifar10(tmp_path)
-    recipe = tiny_recipe()
-    options = TrainOptions(data="cifar10", data_dir=str(tmp_path), skip_checksum=True)
-    with pytest.raises(DataError, match="takes 3x64x64 inputs but the images are 3x32x32"):
-        open_data(tiny_network(recipe, input=(3, 64, 64)), recipe, options, "cpu")
-    with pytest.raises(DataError, match="has 100 classes but the data has 10"):
-        open_data(tiny_network(recipe, classes=100), recipe, options, "cpu")
+def test_held_out_batches_are_in_order_and_ranks_share_them():
+    images = torch.arange(10, dtype=torch.uint8).reshape(10, 1, 1, 1).repeat(1, 3, 2, 2)
+    labels = torch.arange(10)
+    whole = [y.tolist() for _, y in TensorEvalBatches(images, labels, torch.zeros(3, 1, 1), 3)]
+    assert whole == [[0, 1, 2], [3, 4, 5], [6, 7, 8], [9]]
+    shares = [[y.tolist() for _, y in TensorEvalBatches(images, labels, torch.zeros(3, 1, 1), 3,
+                                                         Shard(rank, 2))] for rank in range(2)]
+    assert shares == [[[0, 1, 2], [6, 7, 8]], [[3, 4, 5], [9]]]
+    assert in_order(5, 2, Shard(1, 2)) == [slice(2, 4)]

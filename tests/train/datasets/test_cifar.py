@@ -1,17 +1,21 @@
-"""The official CIFAR python-format reader: layouts, both pickle flavours, checksums, damage."""
+"""The official CIFAR python-format reader: layouts, both pickle flavours, checksums, damage,
+and files made to hurt: too large, not files at all, float labels."""
 
 from __future__ import annotations
 
+import os
 import pickle
+import tarfile
 from pathlib import Path
 
 import numpy as np
 import pytest
-from train_helpers import cifar_batch, make_cifar10, make_tar, py2_pickle
 
-from resdsl.train import cifar
-from resdsl.train.cifar import CIFAR10, CIFAR100, read_cifar
+from resdsl.train.datasets import cifar
+from resdsl.train.datasets.cifar import CIFAR10, CIFAR100, read_cifar
 from resdsl.train.errors import DataError
+
+from ..train_helpers import cifar_batch, make_cifar10, make_tar, py2_pickle
 
 
 @pytest.fixture
@@ -83,36 +87,30 @@ def test_archive_checksum_mismatch_is_an_error(cifar_dir, tmp_path):
     assert "cifar-10-python.tar.gz" in str(error.value)
 
 
+def truncate(path: Path, size: int) -> None:
+    path.write_bytes(path.read_bytes()[:size])
+
+
+@pytest.mark.parametrize("damage, message, named", [
+    (lambda folder: truncate(folder / "data_batch_2", 500), "truncated or corrupt", "data_batch_2"),
+    (lambda folder: (folder / "data_batch_3").unlink(), "missing", "data_batch_3"),
+    (lambda folder: (folder / "test_batch").write_bytes(b"<html>404 not found</html>"),
+     "not a readable CIFAR file", "test_batch"),
+])
+def test_a_damaged_folder_names_the_file(cifar_dir, damage, message, named):
+    folder, _, _ = cifar_dir
+    damage(folder)
+    with pytest.raises(DataError, match=message) as error:
+        read_cifar(CIFAR10, folder, skip_checksum=True)
+    assert named in str(error.value)
+
+
 def test_truncated_archive(cifar_dir, tmp_path):
     archive = make_tar(cifar_dir[0], tmp_path / "cifar-10-python.tar.gz")
-    archive.write_bytes(archive.read_bytes()[:2000])
+    truncate(archive, 2000)
     with pytest.raises(DataError, match="truncated or corrupt") as error:
         read_cifar(CIFAR10, archive, skip_checksum=True)
     assert "cifar-10-python.tar.gz" in str(error.value)
-
-
-def test_missing_file(cifar_dir):
-    folder, _, _ = cifar_dir
-    (folder / "data_batch_3").unlink()
-    with pytest.raises(DataError, match="missing") as error:
-        read_cifar(CIFAR10, folder, skip_checksum=True)
-    assert "data_batch_3" in str(error.value)
-
-
-def test_truncated_pickle(cifar_dir):
-    folder, _, _ = cifar_dir
-    path = folder / "data_batch_2"
-    path.write_bytes(path.read_bytes()[:500])
-    with pytest.raises(DataError, match="truncated or corrupt") as error:
-        read_cifar(CIFAR10, folder, skip_checksum=True)
-    assert "data_batch_2" in str(error.value)
-
-
-def test_garbage_instead_of_a_pickle(cifar_dir):
-    folder, _, _ = cifar_dir
-    (folder / "test_batch").write_bytes(b"<html>404 not found</html>")
-    with pytest.raises(DataError, match="test_batch"):
-        read_cifar(CIFAR10, folder, skip_checksum=True)
 
 
 def test_wrong_array_size(cifar_dir):
@@ -170,3 +168,79 @@ def test_cifar100_layout(tmp_path):
     (folder / "meta").write_bytes(pickle.dumps(names))
     data = read_cifar(CIFAR100, tmp_path, skip_checksum=True)
     assert data.train_images.shape == (30, 3, 32, 32) and len(data.classes) == 100
+
+
+def test_a_huge_sparse_batch_is_refused_before_it_is_read(cifar_dir):
+    folder, _, _ = cifar_dir
+    with open(folder / "data_batch_2", "r+b") as file:
+        file.truncate(12 * 2**30)  # 12 GB, sparse: costs no disk
+    with pytest.raises(DataError, match="more than a CIFAR-10 file can be") as error:
+        read_cifar(CIFAR10, folder, skip_checksum=True)
+    assert "data_batch_2" in str(error.value)
+
+
+def test_a_fifo_is_not_read(cifar_dir):
+    folder, _, _ = cifar_dir
+    (folder / "batches.meta").unlink()
+    os.mkfifo(folder / "batches.meta")  # reading it would wait forever
+    with pytest.raises(DataError, match="is not a regular file") as error:
+        read_cifar(CIFAR10, folder, skip_checksum=True)
+    assert "batches.meta" in str(error.value)
+
+
+def test_an_archive_member_too_large_is_refused_before_it_is_extracted(cifar_dir, tmp_path,
+                                                                      monkeypatch):
+    archive = make_tar(cifar_dir[0], tmp_path / "cifar-10-python.tar.gz")
+    monkeypatch.setattr(cifar, "MAX_BATCH", 1000)  # the fixture's batches are 61 KB
+    monkeypatch.setattr(tarfile.TarFile, "extractfile", lambda *_: pytest.fail("extracted"))
+    with pytest.raises(DataError, match="more than a CIFAR-10 file can be") as error:
+        read_cifar(CIFAR10, archive, skip_checksum=True)
+    assert "cifar-10-python.tar.gz:cifar-10-batches-py/data_batch_1" in str(error.value)
+
+
+@pytest.mark.parametrize("labels, found", [
+    ([0.0, 1.7], "float64"), ([0, 1.5], "float64"), (["cat", "dog"], "<U3"),
+    ([[0], [1]], "something else"), ({"a": 1}, "something else"), ([2**70, 1], "object"),
+    ([True, False], "bool"),
+])
+def test_labels_must_be_whole_numbers(cifar_dir, labels, found):
+    folder, _, _ = cifar_dir
+    batch = cifar_batch(np.zeros((2, 3, 32, 32), dtype=np.uint8), labels, "bad")
+    (folder / "data_batch_1").write_bytes(pickle.dumps(batch, protocol=2))
+    with pytest.raises(DataError, match="labels must be a list of whole numbers") as error:
+        read_cifar(CIFAR10, folder, skip_checksum=True)
+    assert found in str(error.value) and "data_batch_1" in str(error.value)
+
+
+@pytest.mark.parametrize("data", [
+    [[0] * 3072, [1] * 3072],  # a list, not an array
+    np.zeros((2, 3072), dtype=np.float32),  # not uint8
+    np.zeros((2, 3072), dtype=object),  # objects
+])
+def test_data_must_be_a_uint8_array(cifar_dir, data):
+    folder, _, _ = cifar_dir
+    batch = {"data": data, "labels": [0, 1], "batch_label": "bad"}
+    (folder / "data_batch_3").write_bytes(pickle.dumps(batch, protocol=2))
+    with pytest.raises(DataError, match="expected uint8 data of shape N x 3072"):
+        read_cifar(CIFAR10, folder, skip_checksum=True)
+
+
+def test_class_names_must_be_text(cifar_dir):
+    folder, _, _ = cifar_dir
+    meta = {"label_names": [np.zeros(3)] * 10}
+    (folder / "batches.meta").write_bytes(pickle.dumps(meta, protocol=2))
+    with pytest.raises(DataError, match="no list of 10 class names"):
+        read_cifar(CIFAR10, folder, skip_checksum=True)
+
+
+@pytest.mark.parametrize("protocol", [2, 3, 4, 5])
+def test_every_pickle_protocol_of_the_format_is_read(tmp_path, protocol):
+    folder = tmp_path / "cifar-10-batches-py"
+    folder.mkdir()
+    images = np.random.default_rng(0).integers(0, 256, (4, 3072), dtype=np.uint8)
+    for name, _ in CIFAR10.files():
+        content = {"label_names": [f"c{i}" for i in range(10)]} if name == "batches.meta" \
+            else {b"data": images, b"labels": [0, 1, 2, 3], b"filenames": [b"a", b"b", b"c", b"d"]}
+        (folder / name).write_bytes(pickle.dumps(content, protocol=protocol))
+    data = read_cifar(CIFAR10, folder, skip_checksum=True)
+    assert data.train_images.shape == (20, 3, 32, 32) and data.classes[3] == "c3"

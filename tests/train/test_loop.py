@@ -1,5 +1,5 @@
-"""The training loop end to end on a tiny model: run folder, data sources, evaluation,
-warm-up, divergence, Ctrl-C, checkpoint fallback and resume."""
+"""The training loop end to end on a tiny model: run folder, data sources, warm-up,
+divergence, Ctrl-C, speed options, and the device reads of a step."""
 
 from __future__ import annotations
 
@@ -7,49 +7,23 @@ import hashlib
 import json
 import signal
 import sys
-from pathlib import Path
 
 import pytest
 import torch
 from torch import nn
-from train_helpers import (SPEC, make_cifar10, make_image_folder, make_tar, tiny_model,
-                           tiny_network, tiny_recipe)
 
-from resdsl.train.batches import TensorEvalBatches
-from resdsl.train.checkpoint import (checkpoint_path, list_checkpoints, load_checkpoint,
-                                     load_weights)
-from resdsl.train.data import open_data
-from resdsl.train.errors import CheckpointError, DataError, DivergedError, OptionsError
-from resdsl.train.loop import evaluate, train
+from helpers import SPECS
+from resdsl.train.checkpoint import checkpoint_path, list_checkpoints, load_checkpoint
+from resdsl.train.errors import DataError, DivergedError, OptionsError
+from resdsl.train.loop import train
 from resdsl.train.options import TrainOptions
 from resdsl.train.progress import RecordingReporter
-from resdsl.train.runfolder import load_run, read_metrics
+from resdsl.train.runfolder import read_metrics, read_metrics_csv
+
+from .train_helpers import (SPEC, make_image_folder, make_tar, same_weights, tiny_model,
+                            tiny_recipe, train_tiny as run)
 
 pytestmark = pytest.mark.usefixtures("one_thread")
-ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture(scope="module")
-def cifar(tmp_path_factory):
-    root = tmp_path_factory.mktemp("cifar")
-    make_cifar10(root)
-    return root
-
-
-def run(tmp_path, data_dir, name="run", recipe=None, model=None, reporter=None, **options):
-    """Train the tiny model into tmp_path/name; returns (result, model, reporter)."""
-    recipe = recipe or tiny_recipe()
-    settings = dict(out=str(tmp_path / name), data_dir=str(data_dir), skip_checksum=True,
-                    log_every=5, checkpoint_every=10)
-    settings.update(options)
-    reporter = reporter or RecordingReporter()
-    model = model or tiny_model()
-    result = train(model, tiny_network(recipe), recipe, TrainOptions(**settings), SPEC, reporter)
-    return result, model, reporter
-
-
-def same_weights(a: dict, b: dict) -> bool:
-    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
 
 
 def test_cifar_run_writes_its_folder(tmp_path, cifar):
@@ -73,25 +47,13 @@ def test_cifar_run_writes_its_folder(tmp_path, cifar):
     assert (folder / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert any("--skip-checksum" in m for m in reporter.messages)
     assert reporter.summary["train_images"] == 100 and reporter.result is result
-
-
-def test_final_error_is_the_error_on_the_test_images(tmp_path, cifar):
-    result, model, _ = run(tmp_path, cifar, recipe=tiny_recipe(iterations=5, eval_every=5))
-    recipe = tiny_recipe()
-    data = open_data(tiny_network(recipe), recipe, TrainOptions(data_dir=str(cifar),
-                                                                skip_checksum=True), "cpu")
-    assert evaluate(model, data, "cpu") == result.final_error
-
-
-def test_evaluate_counts_mistakes():
-    class Always(nn.Module):
-        def forward(self, x):
-            return torch.nn.functional.one_hot(torch.full((len(x),), 3), 10).float()
-
-    labels = torch.tensor([3, 1, 3, 3, 0, 3, 9])
-    batches = TensorEvalBatches(torch.zeros(7, 3, 2, 2, dtype=torch.uint8), labels,
-                                torch.zeros(3, 1, 1), batch_size=3)
-    assert evaluate(Always(), batches, "cpu") == pytest.approx(3 / 7)
+    rows = read_metrics_csv(folder)  # the same records, as a table
+    assert list(rows[0]) == ["iteration", "lr", "train_loss", "train_error", "images_per_s",
+                             "test_error"]
+    assert [int(r["iteration"]) for r in rows] == [5, 10, 15, 20, 25, 30]
+    assert float(rows[-1]["test_error"]) == result.final_error and rows[0]["test_error"] == ""
+    assert float(rows[2]["train_loss"]) == records[2]["train_loss"]
+    assert len(config["run_id"]) == 32
 
 
 def test_archive_and_val_split(tmp_path, cifar):
@@ -112,9 +74,9 @@ def test_synthetic_data(tmp_path):
 def test_image_folder_with_worker_processes(tmp_path):
     root = make_image_folder(tmp_path / "images")
     recipe = tiny_recipe(iterations=6, batch_size=8, eval_every=3, crop_padding=2)
-    model = tiny_model(classes=3)
-    result = train(model, tiny_network(recipe, classes=3, input=(3, 16, 16)), recipe,
-                   TrainOptions(out=str(tmp_path / "run"), data=str(root), workers=1, log_every=3),
+    model = tiny_model(classes=3, input=(3, 16, 16))
+    result = train(model, recipe, TrainOptions(out=str(tmp_path / "run"), data=str(root),
+                                               workers=1, log_every=3),
                    SPEC, reporter := RecordingReporter())
     assert result.iteration == 6 and result.eval_set == "val"
     assert reporter.summary["train_images"] == 24 and reporter.summary["eval_images"] == 9
@@ -127,7 +89,7 @@ def test_image_folder_bad_image_names_the_file(tmp_path):
     bad.write_bytes(b"not a png")
     recipe = tiny_recipe(batch_size=8)
     with pytest.raises(DataError, match="cannot read the image") as error:
-        train(tiny_model(classes=3), tiny_network(recipe, classes=3, input=(3, 16, 16)), recipe,
+        train(tiny_model(classes=3, input=(3, 16, 16)), recipe,
               TrainOptions(out=str(tmp_path / "run"), data=str(root), workers=1), SPEC,
               RecordingReporter())
     assert str(bad) in str(error.value)
@@ -150,6 +112,7 @@ class NaNAfter(nn.Module):
     def __init__(self, model: nn.Module, calls: int):
         super().__init__()
         self.model, self.calls, self.count = model, calls, 0
+        self.network = model.network
 
     def forward(self, x):
         self.count += self.training
@@ -213,41 +176,6 @@ def test_ctrl_c_saves_and_resume_finishes_exactly(tmp_path):
     assert strip(read_metrics(tmp_path / "cut")) == strip(read_metrics(tmp_path / "whole"))
 
 
-def test_resume_falls_back_when_the_newest_checkpoint_is_corrupt(tmp_path):
-    first, model, _ = run(tmp_path, tmp_path, data="synthetic:64")
-    expected = {k: v.clone() for k, v in model.state_dict().items()}
-    newest = checkpoint_path(first.run_dir, 30)
-    newest.write_bytes(newest.read_bytes()[:1000])
-    again, model, reporter = run(tmp_path, tmp_path, data="synthetic:64", model=tiny_model(seed=9),
-                                 resume=str(first.run_dir))
-    assert any("ckpt_000030.pt" in m and "falling back" in m for m in reporter.messages)
-    assert any("resuming from" in m and "ckpt_000020.pt" in m for m in reporter.messages)
-    assert again.final_error == first.final_error
-    assert same_weights(model.state_dict(), expected)
-
-
-def test_resume_needs_the_same_spec(tmp_path):
-    first, _, _ = run(tmp_path, tmp_path, data="synthetic:64", recipe=tiny_recipe(iterations=10))
-    recipe = tiny_recipe()
-    with pytest.raises(CheckpointError, match="another spec") as error:
-        train(tiny_model(), tiny_network(recipe), recipe,
-              TrainOptions(resume=str(first.run_dir)), SPEC + "# changed\n", RecordingReporter())
-    assert "config.json" in str(error.value)
-
-
-def test_resume_of_a_finished_run_only_evaluates(tmp_path):
-    first, _, _ = run(tmp_path, tmp_path, data="synthetic:64", recipe=tiny_recipe(iterations=10))
-    again, _, _ = run(tmp_path, tmp_path, data="synthetic:64", resume=str(first.run_dir),
-                      model=tiny_model(seed=4))
-    assert again.iteration == 10 and again.final_error == first.final_error
-
-
-def test_out_folder_holding_a_run_is_refused(tmp_path):
-    run(tmp_path, tmp_path, data="synthetic:64", recipe=tiny_recipe(iterations=2))
-    with pytest.raises(OptionsError, match="--resume"):
-        run(tmp_path, tmp_path, data="synthetic:64", recipe=tiny_recipe(iterations=2))
-
-
 def test_missing_matplotlib_skips_the_plot_and_says_so(tmp_path, monkeypatch):
     for name in ["matplotlib", *[m for m in sys.modules if m.startswith("matplotlib.")]]:
         monkeypatch.setitem(sys.modules, name, None)  # None: "import matplotlib" fails
@@ -267,38 +195,16 @@ def test_bf16_autocast_and_channels_last_run_on_the_cpu(tmp_path):
     assert json.loads((result.run_dir / "config.json").read_text())["precision"] == "bf16"
 
 
-def test_a_run_can_be_evaluated_again_from_its_folder(tmp_path):
-    first, trained, _ = run(tmp_path, tmp_path, data="synthetic:64",
-                            recipe=tiny_recipe(iterations=10))
-    saved = load_run(first.run_dir)
-    assert saved.spec_text == SPEC and saved.recipe.iterations == 10
-    assert saved.options.data == "synthetic:64"
-    model = tiny_model(seed=3)
-    assert load_weights(model, first.run_dir, print) == first.checkpoint
-    data = open_data(tiny_network(saved.recipe), saved.recipe, saved.options, "cpu")
-    assert evaluate(model, data, "cpu") == first.final_error
-    with pytest.raises(CheckpointError, match="does not fit this model"):
-        load_weights(tiny_model(classes=3), first.checkpoint, print)
-
-
-def test_a_checkpoint_that_does_not_fit_the_model_is_a_clear_error(tmp_path):
-    first, _, _ = run(tmp_path, tmp_path, data="synthetic:64", recipe=tiny_recipe(iterations=10))
-    bigger = nn.Sequential(*tiny_model(), nn.Linear(10, 10))
-    with pytest.raises(CheckpointError, match="does not fit this run") as error:
-        run(tmp_path, tmp_path, model=bigger, resume=str(first.run_dir))
-    assert "ckpt_000010.pt" in str(error.value)
-
-
 def test_a_compiled_spec_trains_with_its_own_recipe(tmp_path):
     import resdsl
 
-    spec = ROOT / "specs" / "resnet20.res"
+    spec = SPECS / "resnet20.res"
     network = resdsl.parse_network(spec)
     torch.manual_seed(0)
     model = resdsl.compile(network)
     options = TrainOptions(out=str(tmp_path / "run"), data="synthetic:32", iterations=3,
                            batch_size=8, eval_every=3, log_every=1)
-    result = train(model, network, network.recipe, options, spec.read_text(), RecordingReporter())
+    result = train(model, network.recipe, options, spec.read_text(), RecordingReporter())
     records = read_metrics(result.run_dir)
     assert result.iteration == 3 and [r["lr"] for r in records] == [0.1] * 3
     config = json.loads((result.run_dir / "config.json").read_text())

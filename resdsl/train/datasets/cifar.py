@@ -4,7 +4,9 @@ Accepted layouts, given as --data-dir or found directly inside it: the extracted
 (`cifar-10-batches-py/`, `cifar-100-python/`) or the archive as downloaded
 (`cifar-10-python.tar.gz`, `cifar-100-python.tar.gz`, read without extracting).
 Checksums are the official ones (the same torchvision checks); --skip-checksum accepts
-other files of the same format with a warning, for subsets and re-saved copies.
+other files of the same format with a warning, for subsets and re-saved copies. Such files
+are still read as data only: sizes are bounded before reading (`files.py`), the pickles
+are loaded through an allow-list (`safe_pickle.py`), and labels must be whole numbers.
 """
 
 from __future__ import annotations
@@ -12,7 +14,6 @@ from __future__ import annotations
 import hashlib
 import io
 import os
-import pickle
 import shutil
 import tarfile
 import urllib.error
@@ -22,14 +23,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from torch import Tensor
 
-from .errors import DataError
+from ..errors import DataError
+from ..files import MiB, read_bounded
+from .safe_pickle import load_pickle
 
 # Where --download fetches from; a module constant so tests can point it elsewhere.
 BASE_URL = "https://www.cs.toronto.edu/~kriz/"
 SIDE = 32  # CIFAR images are 3 x 32 x 32
+# Upper bounds on file sizes, checked before reading. The official files: CIFAR-10 batches
+# 31 MB, CIFAR-100's training file 155 MB, meta files a few KB, archives 170 MB.
+MAX_BATCH = 256 * MiB
+MAX_META = 1 * MiB
+MAX_ARCHIVE = 512 * MiB
 
 
 @dataclass(frozen=True)
@@ -155,10 +164,10 @@ def _folder_files(fmt: CifarFormat, folder: Path, skip: bool,
     files = {}
     for name, md5 in fmt.files():
         path = folder / name
-        if not path.is_file():
+        if not path.exists():
             raise DataError(f"missing from {folder}: the copy is incomplete. Extract "
                             f"{fmt.archive} again, or pass --download", file=str(path))
-        raw = path.read_bytes()
+        raw = read_bounded(path, _limit(fmt, name), DataError, f"{fmt.title} file")
         _verify(str(path), raw, md5, skip, warnings)
         files[name] = (str(path), raw)
     return files
@@ -166,7 +175,7 @@ def _folder_files(fmt: CifarFormat, folder: Path, skip: bool,
 
 def _archive_files(fmt: CifarFormat, archive: Path, skip: bool,
                    warnings: list[str]) -> dict[str, tuple[str, bytes]]:
-    raw = archive.read_bytes()
+    raw = read_bounded(archive, MAX_ARCHIVE, DataError, f"{fmt.title} archive")
     _verify(str(archive), raw, fmt.archive_md5, skip, warnings)
     files = {}
     try:
@@ -176,24 +185,23 @@ def _archive_files(fmt: CifarFormat, archive: Path, skip: bool,
                 if name not in members:
                     raise DataError(f"{name} is not in the archive: not a {fmt.title} "
                                     "archive. Download it again (--download)", file=str(archive))
-                member = members[name]
-                files[name] = (f"{archive}:{member.name}", tar.extractfile(member).read())
+                member, label = members[name], f"{archive}:{members[name].name}"
+                if member.size > _limit(fmt, name):
+                    raise DataError(f"is {member.size:,} bytes, more than a {fmt.title} file "
+                                    f"can be (at most {_limit(fmt, name):,})", file=label)
+                files[name] = (label, tar.extractfile(member).read())
     except (tarfile.TarError, EOFError, zlib.error, OSError) as error:
         raise DataError(f"cannot read the archive ({error}): it is truncated or corrupt. "
                         "Delete it and download it again (--download)", file=str(archive)) from None
     return files
 
 
+def _limit(fmt: CifarFormat, name: str) -> int:
+    return MAX_META if name == fmt.meta[0] else MAX_BATCH
+
+
 def _unpickle(label: str, raw: bytes) -> dict[str, Any]:
-    # pickle can run code while loading: it is only ever used on the CIFAR files the user
-    # pointed us at (their own data, verified by md5 unless they said otherwise).
-    try:
-        # The official files were pickled by Python 2: "bytes" keeps their str as bytes.
-        content = pickle.loads(raw, encoding="bytes")
-    except Exception as error:  # any unpickling failure means the same thing here
-        raise DataError(f"not a readable CIFAR file ({type(error).__name__}: {error}): it is "
-                        "truncated or corrupt. Delete it and download it again",
-                        file=label) from None
+    content = load_pickle(label, raw)
     if not isinstance(content, dict):
         raise DataError(f"not a CIFAR file: expected a pickled dict, found "
                         f"{type(content).__name__}", file=label)
@@ -206,27 +214,40 @@ def _read_batch(fmt: CifarFormat, label: str, raw: bytes) -> tuple[Tensor, Tenso
     if "data" not in content or fmt.label_key not in content:
         raise DataError(f"not a {fmt.title} batch: no 'data' and '{fmt.label_key}' entries",
                         file=label)
-    try:
-        data = torch.as_tensor(content["data"])
-        labels = torch.as_tensor(content[fmt.label_key], dtype=torch.int64)
-    except (TypeError, ValueError, RuntimeError) as error:
-        raise DataError(f"unreadable data or labels ({error}): the file is corrupt",
-                        file=label) from None
-    if data.dtype != torch.uint8 or data.ndim != 2 or data.shape[1] != 3 * SIDE * SIDE \
-            or labels.shape != (data.shape[0],):
-        raise DataError(f"expected uint8 data of shape N x 3072 and N labels, found "
-                        f"{data.dtype} {tuple(data.shape)} and {labels.numel()} labels: the "
-                        "file is corrupt or not CIFAR. Download it again", file=label)
-    if labels.numel() and not 0 <= int(labels.min()) <= int(labels.max()) < fmt.classes:
+    data, labels = content["data"], _labels(content[fmt.label_key], label)
+    if not isinstance(data, np.ndarray) or data.dtype != np.uint8 or data.ndim != 2 \
+            or data.shape[1] != 3 * SIDE * SIDE or labels.shape != (data.shape[0],):
+        found = f"{data.dtype} {data.shape}" if isinstance(data, np.ndarray) else \
+            type(data).__name__
+        raise DataError(f"expected uint8 data of shape N x 3072 and N labels, found {found} "
+                        f"and {labels.size} labels: the file is corrupt or not CIFAR. "
+                        "Download it again", file=label)
+    if labels.size and not 0 <= int(labels.min()) <= int(labels.max()) < fmt.classes:
         raise DataError(f"labels outside 0..{fmt.classes - 1}: the file is corrupt or from "
                         "another data set", file=label)
     # Each row is 1024 red, then 1024 green, then 1024 blue values, each plane row-major.
-    return data.reshape(-1, 3, SIDE, SIDE).clone(), labels
+    images = torch.from_numpy(np.ascontiguousarray(data)).reshape(-1, 3, SIDE, SIDE)
+    return images.clone(), torch.from_numpy(labels.astype(np.int64))
+
+
+def _labels(value: Any, label: str) -> np.ndarray:
+    """The labels as whole numbers; floats are refused, not truncated."""
+    try:
+        labels = np.asarray(value) if isinstance(value, (list, np.ndarray)) else None
+    except (ValueError, TypeError, OverflowError, RecursionError):
+        labels = None
+    if labels is None or labels.ndim != 1 or labels.dtype.kind not in "iu":
+        found = f"{labels.dtype} values" if labels is not None and labels.ndim == 1 else \
+            "something else"
+        raise DataError(f"labels must be a list of whole numbers, found {found}: the file is "
+                        "corrupt or not CIFAR", file=label)
+    return labels
 
 
 def _read_names(fmt: CifarFormat, label: str, raw: bytes) -> list[str]:
     names = _unpickle(label, raw).get(fmt.names_key)
-    if not isinstance(names, list) or len(names) != fmt.classes:
+    if not isinstance(names, list) or len(names) != fmt.classes \
+            or not all(isinstance(n, (bytes, str)) for n in names):
         raise DataError(f"no list of {fmt.classes} class names under '{fmt.names_key}': the "
                         "file is corrupt. Download it again", file=label)
-    return [n.decode("latin1") if isinstance(n, bytes) else str(n) for n in names]
+    return [n.decode("latin1") if isinstance(n, bytes) else n for n in names]

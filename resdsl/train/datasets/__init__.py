@@ -1,0 +1,12 @@
+"""Data sources and batches, one module each.
+
+    sources     open_data: which source, the hold-out split, the batches (Data)
+    cifar       the official CIFAR-10/100 python-format files; safe_pickle loads them
+    folder      image folders (PATH/train/<class>/*.png), decoded by DataLoader workers
+    synthetic   random images shaped like the network's input
+    batches     on-device epoch order, mean subtraction, crop and flip
+"""
+
+from .sources import Data, open_data
+
+__all__ = ["Data", "open_data"]
