@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from itertools import groupby
 
 from .. import ir
-from ..analyzer import analyze, block_lines, flat_layers, shortcut_kind
+from ..analyzer import Report, analyze, block_lines, flat_layers, shortcut_kind
 from ..tables import human
 from .model import Arc, Box, Drawing, Label, Line, Panel, text_height, text_width
 from .words import (arc_style, gate_words, is_boxed, kind_words, layer_words, shortcut_lines,
@@ -129,7 +129,7 @@ class Column:
         count_w = max((text_width(t, COUNT, bold=True) for t in counts), default=0.0)
         self.right = self.count_x + 0.08 + count_w if counts else reach
 
-    def layout(self, report) -> Panel:
+    def layout(self, report: Report) -> Panel:
         self._title(report)
         self._box(("image",), self.net.input, role="input")
         for step in self.steps:
@@ -140,7 +140,7 @@ class Column:
         self.bottom = self.cursor
         return self.panel
 
-    def _title(self, report) -> None:
+    def _title(self, report: Report) -> None:
         lines = (self.net.name, f"{human(report.params)} params",
                  f"{human(report.flops)} multiply-adds")
         widest = max(text_width(lines[0], TITLE, bold=True), text_width(lines[2], STATS))
