@@ -470,6 +470,24 @@ def plot(runs: List[Path] = typer.Argument(..., help="run folders"),
     out.print(f"wrote {plot_runs(runs, output)}", markup=False)
 
 
+@app.command()
+@report_errors
+def draw(specs: List[Path] = SPECS,
+         output: Path = typer.Option(..., "--out", "-o", help="the figure: FILE.svg or FILE.png"),
+         block: Optional[str] = typer.Option(None, "--block", help="draw the first block of "
+                                             "this name alone, as the paper's Figure 5"),
+         network: Optional[str] = NETWORK, input: Optional[str] = INPUT,
+         collapse: Optional[bool] = typer.Option(None, "--collapse/--expand", help="draw each "
+                                                 "run of alike blocks once, with its count, or "
+                                                 "every block (default: collapse long columns)")
+         ) -> None:
+    """Draw networks side by side as the paper's Figure 3, or one block as Figure 5."""
+    from .draw import draw_figure
+
+    networks = [load_network(spec, network, input) for spec in specs]
+    out.print(f"wrote {draw_figure(networks, output, block=block, collapse=collapse)}")
+
+
 def main() -> None:
     try:
         app()
