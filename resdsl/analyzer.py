@@ -350,6 +350,32 @@ def analyze_stage(stage: ir.Stage) -> StageReport:
     return report
 
 
+@dataclass
+class Memory:
+    """What building a network allocates, before it is built (`compile_network` checks it)."""
+
+    weights: int  # bytes of parameters and buffers (BN statistics), fp32
+    activations: int  # bytes of the tensors one image creates in a forward pass, fp32
+
+
+def memory(net: ir.Network) -> Memory:
+    layers = [layer for stage in net.stages for layer in flat_layers(_all_items(stage.items))]
+    # BatchNorm keeps a running mean and variance (fp32) and a step count (int64).
+    buffers = sum(2 * FP32_BYTES * layer.in_shape[0] + 8 for layer in layers
+                  if isinstance(layer, ir.BatchNorm))
+    return Memory(FP32_BYTES * net.params + buffers, analyze(net).activation_bytes)
+
+
+def _all_items(items: list) -> list:
+    """Every item, those inside blocks, gates, shortcuts and merges too."""
+    out = []
+    for item in items:
+        out.append(item)
+        if not isinstance(item, ir.Layer):
+            out.extend(_all_items(item.children))
+    return out
+
+
 def check_expect(expect: ir.Expect, actual: int) -> ExpectResult:
     # The relative tolerance comes from the spec (`within P%`, or half a unit of the
     # last digit written); the tiny slack only absorbs float rounding at the boundary.

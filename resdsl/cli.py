@@ -56,6 +56,15 @@ NETWORK = typer.Option(None, "--network", "-n", metavar="NAME",
                        help="which network, if a file declares several")
 INPUT = typer.Option(None, "--input", metavar="CxHxW", help="override the input size, e.g. 3x32x32")
 JSON = typer.Option(False, "--json", help="print the result as JSON")
+MAX_MEMORY = typer.Option(None, "--max-memory", metavar="SIZE",
+                          help="what building may allocate, for the weights and for one "
+                               "image's activations, each (default 8G)")
+
+
+def _max_bytes(text: str | None) -> int:
+    from .limits import MAX_BUILD_BYTES, parse_size
+
+    return parse_size(text) if text else MAX_BUILD_BYTES
 
 
 def glyphs():
@@ -209,7 +218,8 @@ def fmt(specs: List[Path] = typer.Argument(..., help=".res files", metavar="FILE
 def build(spec: str = SPEC, network: Optional[str] = NETWORK, input: Optional[str] = INPUT,
           ir: bool = typer.Option(False, "--ir", help="print the expanded IR as JSON"),
           save: Optional[Path] = typer.Option(None, "--save", metavar="FILE.pt",
-                                              help="write the weights with the spec")) -> None:
+                                              help="write the weights with the spec"),
+          max_memory: Optional[str] = MAX_MEMORY) -> None:
     """Compile a spec to a PyTorch module and print its structure."""
     net = load_network(spec, network, input)
     if ir:
@@ -219,7 +229,7 @@ def build(spec: str = SPEC, network: Optional[str] = NETWORK, input: Optional[st
     from .modelfile import save_model
     from .tables import structure_table
 
-    module = compile_network(net)
+    module = compile_network(net, max_bytes=_max_bytes(max_memory))
     out.print(structure_table(net, describe_module(net), glyphs()))
     if save is not None:
         out.print(f"saved {save_model(module, save)}", markup=False)
@@ -236,7 +246,8 @@ def export(spec: str = SPEC,
            weights: Optional[Path] = typer.Option(None, "--weights", metavar="FILE",
                                                   help="a model file (.pt, .safetensors) whose "
                                                        "weights to export"),
-           network: Optional[str] = NETWORK, input: Optional[str] = INPUT) -> None:
+           network: Optional[str] = NETWORK, input: Optional[str] = INPUT,
+           max_memory: Optional[str] = MAX_MEMORY) -> None:
     """Write a network as standalone PyTorch code, ONNX, TorchScript or safetensors."""
     from .export import FORMATS, default_path, export as write
 
@@ -249,6 +260,10 @@ def export(spec: str = SPEC,
 
         model = load_saved(weights)
         net = model.network
+    if model is None and to != "pytorch":
+        from .compiler import compile_network
+
+        model = compile_network(net, max_bytes=_max_bytes(max_memory))
     path = write(net, to, output or default_path(net, to), _block_docs(spec), model)
     out.print(f"wrote {path}", markup=False)
 
@@ -386,7 +401,7 @@ def _note(text: str) -> None:
 TRAIN_OPTIONS = ("data", "data_dir", "download", "skip_checksum", "iterations", "batch_size",
                  "lr", "eval_every", "seed", "val_split", "out", "resume", "device",
                  "precision", "channels_last", "compile", "workers", "keep_checkpoints",
-                 "checkpoint_every", "log_every", "zero_init_residual", "sync_bn")
+                 "checkpoint_every", "log_every", "zero_init_residual", "sync_bn", "max_memory")
 
 
 @app.command(context_settings={"allow_interspersed_args": True})

@@ -20,7 +20,9 @@ import torch
 from torch import nn
 
 from . import ir
-from .analyzer import block_counts, shortcut_kind
+from .analyzer import block_counts, memory, shortcut_kind
+from .diagnostics import ResdslValidationError
+from .limits import MAX_BUILD_BYTES
 from .codegen import network_source
 
 _COUNTER = itertools.count()
@@ -37,12 +39,16 @@ class CompiledNetwork(nn.Module):
         return f"name={net.name}, input={ir.shape_text(net.input)}, shortcut={net.shortcut}"
 
 
-def compile_network(net: ir.Network, zero_init_residual: bool = False) -> CompiledNetwork:
+def compile_network(net: ir.Network, zero_init_residual: bool = False,
+                    max_bytes: int = MAX_BUILD_BYTES) -> CompiledNetwork:
     """The nn.Module for `net`, initialised as torchvision initialises its ResNets.
 
     zero_init_residual zeroes the scale of the last norm before each residual addition,
-    so every residual block starts as its shortcut (Goyal et al. 2017).
+    so every residual block starts as its shortcut (Goyal et al. 2017). `max_bytes`
+    bounds its weights and buffers, and the activations of one image, each, before
+    anything is allocated.
     """
+    check_size(net, max_bytes)
     source = network_source(net, base="CompiledNetwork")
     # An identifier: TorchScript keeps the module's name in what it saves.
     namespace = run_source(source.text, f"resdsl_generated.{net.name}_{next(_COUNTER)}",
@@ -52,6 +58,20 @@ def compile_network(net: ir.Network, zero_init_residual: bool = False) -> Compil
     object.__setattr__(model, "source", source.text)
     namespace["init_weights"](model, zero_init_residual)
     return model
+
+
+def check_size(net: ir.Network, max_bytes: int) -> None:
+    from .tables import human, human_bytes
+
+    need = memory(net)
+    for what, size in (("its weights and buffers", need.weights),
+                       ("the activations of one image", need.activations)):
+        if size > max_bytes:
+            raise ResdslValidationError(
+                f"network '{net.name}' needs {human_bytes(size)} for {what} ({human(net.params)} "
+                f"parameters), more than the {human_bytes(max_bytes)} a build may allocate",
+                net.span, notes=("raise the limit with --max-memory SIZE (e.g. 32G), or "
+                                 "max_bytes=... from Python",))
 
 
 def run_source(source: str, filename: str, extra: dict) -> dict:

@@ -12,10 +12,10 @@ from dataclasses import dataclass, field
 
 from . import syntax as syn
 from .diagnostics import ErrorCollector, ResdslValidationError
-from .expressions import EvalValue, bind_params, did_you_mean
+from .expressions import EvalValue, Symbol, bind_params, did_you_mean
+from .limits import MAX_DERIVATION
 from .loader import Namespace, Program
 
-MAX_DERIVATION = 64  # `network b = a` chains; deeper would overflow the stack
 
 
 @dataclass
@@ -42,12 +42,11 @@ class NetworkPlan:
 def select_network(program: Program, name: str | None) -> syn.NetworkDecl:
     own = program.networks
     if name is not None:
-        found = [d for d in own if d.name == name] or (
-            [program.namespace.networks[name]] if name in program.namespace.networks else [])
-        if not found:
+        found = program.own_networks.get(name) or program.namespace.networks.get(name)
+        if found is None:
             raise ResdslValidationError(f"no network '{name}' in this file", file=program.module.path,
-                                        notes=did_you_mean(name, [d.name for d in own]))
-        return found[0]
+                                        notes=did_you_mean(name, program.own_networks))
+        return found
     if len(own) == 1:
         return own[0]
     if not own:
@@ -107,7 +106,10 @@ def _statements(decl: syn.NetworkDecl, namespace: Namespace, seen: tuple[str, ..
     base = decl.base
     if base.name in namespace.families:
         family = namespace.families[base.name]
-        env = bind_params(family.params, base.args or [], {}, f"family '{family.name}'", base.span)
+        # A family's arguments may name a declared shortcut: `fam(shortcut = D)`.
+        words = {name: Symbol(name) for name in namespace.shortcuts}
+        env = bind_params(family.params, base.args or [], words, f"family '{family.name}'",
+                          base.span)
         statements = list(family.body)
     elif base.name in namespace.networks:
         if base.args:

@@ -15,6 +15,7 @@ from typing import Mapping, Union
 
 from . import syntax as syn
 from .diagnostics import ResdslValidationError, Span
+from .limits import MAX_MAGNITUDE
 
 
 @dataclass(frozen=True)
@@ -33,7 +34,6 @@ CONSTANTS: dict[str, EvalValue] = {
     "true": True, "false": False,
 }
 
-MAX_MAGNITUDE = 10**15  # larger than any real width, depth or size; stops runaway products
 
 
 def evaluate(expr: syn.Expr, env: Mapping[str, EvalValue], bare_words: bool = False) -> EvalValue:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import stat
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import Callable
@@ -19,10 +19,9 @@ from typing import Callable
 from . import syntax as syn
 from .diagnostics import ResdslFileError, ResdslImportError, ResdslValidationError, Span
 from .expressions import did_you_mean
+from .limits import MAX_FILE_BYTES, MAX_IMPORT_DEPTH, paused_gc
 from .parser import parse
 
-MAX_FILE_BYTES = 4 * 1024 * 1024  # far beyond any spec; refuse before parsing
-MAX_IMPORT_DEPTH = 64  # files importing files; deeper is a mistake (and would overflow the stack)
 PRELUDE_PATH = "<prelude>"
 
 TABLES = {syn.BlockDecl: "blocks", syn.FamilyDecl: "families", syn.NetworkDecl: "networks",
@@ -71,9 +70,14 @@ class Program:
     sources: dict[str, str] = field(default_factory=dict)
     base_dir: Path = field(default_factory=Path.cwd)  # where its imports are resolved from
 
-    @property
+    @cached_property
     def networks(self) -> list[syn.NetworkDecl]:
         return [d for d in self.module.decls if isinstance(d, syn.NetworkDecl)]
+
+    @cached_property
+    def own_networks(self) -> dict[str, syn.NetworkDecl]:
+        """The file's own networks by name (`check` looks each one up)."""
+        return {d.name: d for d in self.networks}
 
 
 # How an import is read: from the disk, or from the sources a model file carries.
@@ -98,7 +102,7 @@ def read_spec(path: str | Path) -> str:
         reason = getattr(error, "strerror", None) or error
         raise ResdslFileError(f"cannot read file: {reason}", file=shown) from None
     if len(data) > MAX_FILE_BYTES:
-        raise ResdslFileError(f"file is larger than {MAX_FILE_BYTES // 2**20} MiB; not a spec",
+        raise ResdslFileError(f"file is larger than {MAX_FILE_BYTES // 1024} KiB; not a spec",
                               file=shown)
     return decode(data, shown)
 
@@ -161,7 +165,8 @@ def program_from_text(text: str, path: str = "<string>", base_dir: Path | None =
                       reader: Reader = read_spec) -> Program:
     """`importing`: the chain of files being read (for cycles); `loaded`: the programs
     of the files already read in this load, so a file imported twice is read once."""
-    module = parse(text, path)
+    with paused_gc():
+        module = parse(text, path)
     namespace = prelude_namespace()
     base_dir = base_dir or Path.cwd()
     loaded = {} if loaded is None else loaded

@@ -17,13 +17,12 @@ from .blocks import lower_block
 from .diagnostics import ErrorCollector, ResdslError, ResdslValidationError, Span
 from .expand import NetworkPlan, expand, select_network
 from .expressions import EvalValue, Symbol, as_int, describe, did_you_mean, evaluate
-from .ir.layers import MAX_CHANNELS
+from .limits import MAX_CHANNELS, MAX_SPATIAL, MAX_TOLERANCE, paused_gc
 from .loader import Namespace, Program
 from .recipes import check_recipe, lower_recipe
 from .scopes import Budget, Context, Scope, check_unique, expand_items, name_by_kind, \
     name_by_position, size_of
 
-MAX_SPATIAL = 1 << 16
 DEFAULT_SHORTCUT = "B"
 
 
@@ -31,7 +30,8 @@ def lower(program: Program, network: str | None = None,
           input_override: tuple[int, ...] | None = None) -> ir.Network:
     """The expanded IR of one network of `program` (its only one, unless named)."""
     plan = expand(select_network(program, network), program.namespace)
-    net = lower_plan(plan, program.namespace, input_override)
+    with paused_gc():
+        net = lower_plan(plan, program.namespace, input_override)
     origin = ir.Origin(path=program.module.path, base_dir=str(program.base_dir),
                        sources=program.sources, network=net.name,
                        input=tuple(input_override) if input_override else None)
@@ -124,7 +124,6 @@ def quantity(text: str) -> tuple[float, float]:
     return value, (half_unit / value if value else 0.0)
 
 
-MAX_TOLERANCE = 1000.0  # percent; `within 1e999%` would be infinite, which JSON cannot hold
 
 
 def lower_expect(stmt: syn.ExpectStmt) -> ir.Expect:

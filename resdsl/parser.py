@@ -15,11 +15,9 @@ from lark.exceptions import (UnexpectedCharacters, UnexpectedEOF, UnexpectedInpu
                              UnexpectedToken, VisitError)
 
 from . import syntax as syn
+from .limits import MAX_DEPTH, MAX_DIGITS, MAX_NESTING
 from .diagnostics import ResdslError, ResdslSyntaxError, ResdslValidationError, Span, register_source
 
-MAX_NESTING = 64  # parentheses and braces; deeper than any real spec, shallow enough for recursion
-MAX_DEPTH = 100  # levels of the parse tree: `1 + 1 + ...` nests one level per operator
-MAX_DIGITS = 15  # in one size of `3x224x224`; longer cannot be a real size
 
 
 @lru_cache(maxsize=1)

@@ -21,6 +21,7 @@ from . import ir
 from . import syntax as syn
 from .diagnostics import ResdslError, ResdslValidationError
 from .expressions import did_you_mean, evaluate, to_ir_value
+from .limits import MAX_DERIVATION
 
 # A bound for crop_padding when the input is not known: above it, one padded batch of
 # even small images needs gigabytes. With the input known, the bound is its side.
@@ -125,7 +126,6 @@ def parse_sets(items: Sequence[str]) -> dict[str, Any]:
 
 
 # ---- recipes in the language ----------------------------------------------------------
-MAX_DERIVATION = 64  # `recipe r = q` chains; deeper would overflow the stack
 # Fields that may be unset: `none` there means "not used" (no warm-up).
 OPTIONAL_FIELDS = {name for name, f in ir.Recipe.model_fields.items()
                    if name != "span" and not f.is_required() and f.default is None}

@@ -17,12 +17,10 @@ from . import syntax as syn
 from .diagnostics import ResdslValidationError, Span
 from .expressions import EvalValue, as_int, bind_params, evaluate, to_ir_value
 from .ir.layers import LAYERS, SHORT_NAMES, LayerArgs
+from .limits import MAX_BLOCKS, MAX_LAYERS, MAX_PARAMS
 from .loader import Namespace
 from .rules import SIGNATURES
 
-MAX_BLOCKS = 10_000  # ten times ResNet-1202; more would only hang the machine
-MAX_LAYERS = 200_000  # items once every repeat is written out (ResNet-1202: about 8,500)
-MAX_PARAMS = 2**31
 
 
 # ---- what a network may build ------------------------------------------------------------
@@ -127,22 +125,28 @@ def _kind_of(planned: Planned) -> str:
 
 def name_by_kind(planned: list[Planned]) -> None:
     """torchvision's names: conv1, bn1, conv2, ...; a kind met once keeps its bare name
-    (relu, maxpool, fc); blocks are numbered 0, 1, ...; labels win."""
+    (relu, maxpool, fc); blocks are numbered 0, 1, ...; labels win, and a default name
+    steps past one a label took (`bn1: groupnorm 2` leaves a batchnorm `bn2`)."""
     totals: dict[str, int] = {}
     for p in planned:
         totals[_kind_of(p)] = totals.get(_kind_of(p), 0) + 1
+    labels = {p.label for p in planned if p.label}
     seen: dict[str, int] = {}
     for p in planned:
+        if p.label:
+            p.name = p.label
+            continue
         kind = _kind_of(p)
-        seen[kind] = seen.get(kind, 0) + 1
         short = SHORT_NAMES.get(kind, kind)
-        if kind == "block":
-            default = str(seen[kind] - 1)
-        elif kind in ("conv", "batchnorm", "groupnorm") or totals[kind] > 1:
-            default = f"{short}{seen[kind]}"
-        else:
-            default = short
-        p.name = p.label or default
+        numbered = kind in ("conv", "batchnorm", "groupnorm") or totals[kind] > 1 or short in labels
+        while True:
+            seen[kind] = seen.get(kind, 0) + 1
+            if kind == "block":
+                p.name = str(seen[kind] - 1)
+            else:
+                p.name = f"{short}{seen[kind]}" if numbered else short
+            if p.name not in labels:
+                break
 
 
 def name_by_position(planned: list[Planned], start: int = 0) -> int:

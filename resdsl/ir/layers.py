@@ -17,9 +17,9 @@ from typing import ClassVar, Literal, NamedTuple
 
 from ..diagnostics import ResdslValidationError, Span
 from ..expressions import EvalValue, as_bool, as_float, as_int, as_pair
+from ..limits import MAX_CHANNELS
 from .node import Node, Shape, shape_text
 
-MAX_CHANNELS = 1 << 20  # wider than anything trainable; refuse before counting weights
 
 
 @dataclass(frozen=True)

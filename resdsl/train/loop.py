@@ -9,6 +9,8 @@ checkpoint (`run.py` says what a checkpoint holds).
 
 from __future__ import annotations
 
+import gc
+
 import math
 import signal
 import threading
@@ -51,6 +53,11 @@ def train(model: nn.Module, recipe: ir.Recipe, options: TrainOptions, spec_text:
             return _loop(run)
         finally:
             run.recorder.close()
+            # DDP's reducer holds gloo work with tensors in it: let it go while the
+            # interpreter is alive, or gloo's threads free them at exit and abort
+            # (pytorch/pytorch#179291: "terminate called without an active exception").
+            del run
+            gc.collect()
     finally:
         dist.close()
 

@@ -67,6 +67,9 @@ class TrainOptions:
     workers: int = _option(4, "DataLoader worker processes (image folders only)")
     # --- the model: used where it is built (`request.build_model`), saved to rebuild it ---
     zero_init_residual: bool = _option(False, "zero the last BatchNorm of each block")
+    max_memory: str | None = _option(None, "what building the model may allocate, for its "
+                                     "weights and for one image's activations, each "
+                                     "(default 8G; e.g. 32G)")
 
     def __post_init__(self) -> None:
         _check_types(self)

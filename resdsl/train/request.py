@@ -44,8 +44,12 @@ def load_spec(path: str | os.PathLike, network: str | None = None) -> TrainSpec:
 
 def spec_of_run(saved: SavedRun, run_dir: str | os.PathLike,
                 network: str | None = None) -> TrainSpec:
-    """The spec a run was started from, as its config.json keeps it. Imports are found
-    beside the spec file it was read from (config.json's spec_path), else from here."""
+    """The spec a run was started from, as its config.json keeps it: every file's text
+    (`origin`), or, in run folders of older versions, the spec's text alone, its imports
+    found beside the spec file it was read from (spec_path), else from here."""
+    origin = saved.config.get("origin")
+    if isinstance(origin, dict):
+        return _spec_of_origin(origin, saved, run_dir, network)
     spec_path = saved.config.get("spec_path")
     base = Path(spec_path).resolve().parent if isinstance(spec_path, str) else Path.cwd()
     label = f"{Path(run_dir) / CONFIG}[spec]"
@@ -53,6 +57,20 @@ def spec_of_run(saved: SavedRun, run_dir: str | os.PathLike,
     name = network or saved.config.get("network")
     return TrainSpec(spec_path if isinstance(spec_path, str) else label, saved.spec_text,
                      program, lower(program, name if isinstance(name, str) else None))
+
+
+def _spec_of_origin(origin: dict, saved: SavedRun, run_dir, network: str | None) -> TrainSpec:
+    from pydantic import ValidationError
+
+    from ..loader import program_from_sources
+
+    try:
+        kept = ir.Origin.model_validate(origin)
+    except ValidationError:
+        raise CheckpointError("its spec ('origin') is damaged", file=str(Path(run_dir) / CONFIG)) from None
+    program = program_from_sources(kept.path, kept.base_dir, kept.sources)
+    name = network or kept.network
+    return TrainSpec(kept.path, saved.spec_text, program, lower(program, name, kept.input))
 
 
 def run_folder_of(path: str | os.PathLike) -> Path | None:
@@ -91,9 +109,12 @@ def build_model(network: ir.Network, options: TrainOptions) -> nn.Module:
     """The model as a run starts it: seeded first, since the initialisation is part of the
     run (a restarted run must start from the same weights)."""
     from ..compiler import compile_network
+    from ..limits import MAX_BUILD_BYTES, parse_size
 
     seed_everything(options.seed)
-    return compile_network(network, zero_init_residual=options.zero_init_residual)
+    limit = parse_size(options.max_memory) if options.max_memory else MAX_BUILD_BYTES
+    return compile_network(network, zero_init_residual=options.zero_init_residual,
+                           max_bytes=limit)
 
 
 @dataclass(frozen=True)

@@ -40,7 +40,7 @@ from .schedule import LRSchedule
 from .speed import check_sync_bn, default_precision, prepare_model
 
 # Where and how fast a resumed run runs: taken from the command line, not config.json.
-RUNTIME = ("resume", "device", "workers", "compile", "download", "data_dir")
+RUNTIME = ("resume", "device", "workers", "compile", "download", "data_dir", "max_memory")
 # What a resumed run may change without changing what it computes up to then.
 ADJUSTABLE = ("iterations", "eval_every", "checkpoint_every", "keep_checkpoints")
 
@@ -246,6 +246,8 @@ def _config(run: Run, spec_text: str, spec_path: str | None) -> dict[str, Any]:
     return {
         "run_id": run.run_id, "network": run.network.name, "spec_path": spec_path,
         "spec_sha256": _sha256(spec_text), "spec": spec_text,
+        # Every file the spec read, imports included: the folder alone rebuilds the network.
+        "origin": run.network.origin.model_dump(mode="json") if run.network.origin else None,
         "recipe": run.recipe.model_dump(mode="json"), "options": run.options.to_dict(),
         "seed": run.options.seed, "device": str(learner.device), "precision": learner.precision,
         "world_size": run.dist.world_size, "versions": versions(),

@@ -1,0 +1,68 @@
+"""Every bound on what resdsl reads, expands and builds, in one place (README: "Limits").
+
+Each is far beyond any real network and low enough that a hostile or mistaken spec is
+refused in well under a second, before it is expanded, counted or allocated. The
+build's memory bounds are the only ones a user raises (`--max-memory`): a real network
+may be larger than one machine, a real spec never longer than a megabyte.
+"""
+
+from __future__ import annotations
+
+import gc
+from contextlib import contextmanager
+from typing import Iterator
+
+# ---- reading --------------------------------------------------------------------------
+MAX_FILE_BYTES = 256 * 1024  # a spec file: 35 times the prelude; bounds the parser to seconds
+MAX_IMPORT_DEPTH = 64  # files importing files; deeper is a mistake (and overflows the stack)
+MAX_NESTING = 64  # parentheses and braces; deeper than any spec, shallow enough to recurse
+MAX_DEPTH = 100  # levels of the parse tree: `1 + 1 + ...` nests one level per operator
+MAX_DIGITS = 15  # in one size of `3x224x224`; longer cannot be a real size
+MAX_MAGNITUDE = 10**15  # any value: larger than any width, depth or size; stops runaway products
+MAX_DERIVATION = 64  # `network b = a` and `recipe r = q` chains
+
+# ---- expanding -------------------------------------------------------------------------
+MAX_BLOCKS = 10_000  # ten times ResNet-1202
+MAX_LAYERS = 200_000  # items once every repeat is written out (ResNet-1202: about 8,500)
+MAX_PARAMS = 2**31
+MAX_CHANNELS = 1 << 20  # wider than anything trainable
+MAX_SPATIAL = 1 << 16  # pixels a side of the input
+MAX_TOLERANCE = 1000.0  # percent, in `expect ... within P%`: JSON cannot hold infinity
+
+# ---- building ---------------------------------------------------------------------------
+# Bytes a compiled network may allocate: its weights and buffers, and the activations
+# of one image (fp32), each; `--max-memory` raises both. 4 GiB is a billion parameters,
+# six times VGG-19; a network just under MAX_PARAMS would need 8 GiB before training.
+MAX_BUILD_BYTES = 4 * 2**30
+
+
+_UNITS = {"": 1, "K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}
+
+
+def parse_size(text: str) -> int:
+    """`--max-memory 32G`: a number of bytes, with K, M, G or T (powers of 1024)."""
+    from .diagnostics import ResdslValidationError
+
+    value = text.strip().upper().removesuffix("B").removesuffix("I")
+    number, unit = (value[:-1], value[-1]) if value and value[-1] in "KMGT" else (value, "")
+    try:
+        size = float(number) * _UNITS[unit]
+    except ValueError:
+        size = -1
+    if not number.replace(".", "", 1).isascii() or not 0 < size < 2**62:
+        raise ResdslValidationError(f"--max-memory takes a size such as 16G or 512M, got {text!r}")
+    return int(size)
+
+
+@contextmanager
+def paused_gc() -> Iterator[None]:
+    """Python's cycle collector off while a large file is parsed or lowered: with
+    hundreds of thousands of young objects its passes make the work quadratic (measured
+    in bench/frontend_scaling.py), and nothing made there is freed by it anyway."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
