@@ -34,6 +34,8 @@ from dataclasses import asdict, dataclass, field
 from math import prod
 
 from . import ir
+from .diagnostics import ResdslValidationError
+from .limits import MAX_BUILD_BYTES, human_bytes
 
 FP32_BYTES = 4
 
@@ -265,7 +267,7 @@ def block_lines(block: ir.Block) -> tuple[str, ...]:
         widths = [str(conv.out_channels) for conv in main_convs(branch)]
         if widths:
             lines.append(f"{item.name}, [{', '.join(widths)}]")
-    return tuple(lines)
+    return tuple(lines) or (block.block,)  # no convolution at all: the block's name
 
 
 def notation(stage: ir.Stage) -> list[NotationPart]:
@@ -364,6 +366,23 @@ def memory(net: ir.Network) -> Memory:
     buffers = sum(2 * FP32_BYTES * layer.in_shape[0] + 8 for layer in layers
                   if isinstance(layer, ir.BatchNorm))
     return Memory(FP32_BYTES * net.params + buffers, analyze(net).activation_bytes)
+
+
+def check_size(net: ir.Network, max_bytes: int = MAX_BUILD_BYTES) -> None:
+    """Refuse a network whose build would allocate more than `max_bytes` for its weights,
+    or for one image's activations: `check` says so as `build` would, before allocating."""
+    need = memory(net)
+    for what, size in (("its weights and buffers", need.weights),
+                       ("the activations of one image", need.activations)):
+        if size > max_bytes:
+            need_text, limit_text = human_bytes(size), human_bytes(max_bytes)
+            if need_text == limit_text:  # just over the limit: rounding would hide it
+                need_text, limit_text = f"{size:,} bytes", f"{max_bytes:,} bytes"
+            raise ResdslValidationError(
+                f"network '{net.name}' needs {need_text} for {what} ({net.params:,} "
+                f"parameters), more than the {limit_text} a build may allocate",
+                net.span, notes=("raise the limit with --max-memory SIZE (e.g. 32G), or "
+                                 "max_bytes=... from Python",))
 
 
 def _all_items(items: list) -> list:

@@ -15,21 +15,45 @@ def atomic_write(path: str | os.PathLike, write: Callable[[IO[bytes]], None]) ->
 
     The rename is atomic: `path` is the old complete file or the new complete one,
     whatever happens (a crash, a full disk, SIGKILL), and a failed write leaves nothing.
-    The file gets the user's usual permissions (open(..., "x"), not tempfile's 0600).
+    A new file gets the user's usual permissions (open(..., "x"), not tempfile's 0600),
+    a rewritten one keeps its own. A symlink is written through (its target is
+    rewritten, the link stays); a device, a pipe or a read-only file is refused, as
+    open(path, "w") would refuse or honour it, never replaced by a regular file.
     The folder must exist: whether to create one is the caller's decision.
     """
-    path = Path(path)
+    path = _writable_target(Path(path))
     temporary = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
     try:
         with open(temporary, "xb") as file:
             write(file)
             file.flush()
             os.fsync(file.fileno())  # the bytes are on disk before the name points at them
+        if path.exists():
+            os.chmod(temporary, path.stat().st_mode & 0o7777)
         os.replace(temporary, path)
     except BaseException:
         temporary.unlink(missing_ok=True)
         raise
     _fsync_folder(path.parent)
+
+
+def _writable_target(path: Path) -> Path:
+    """The regular file a write to `path` should replace (through symlinks), or an
+    OSError saying why there is none."""
+    import errno
+    import stat
+
+    if path.is_symlink():
+        path = path.resolve()
+    if not path.exists():
+        return path
+    mode = path.stat().st_mode
+    if not stat.S_ISREG(mode):
+        raise OSError(errno.EEXIST, "not a regular file (a device, a pipe or a folder): "
+                      "refusing to replace it", str(path))
+    if not mode & 0o222:  # root may rename over it, but nobody meant it to change
+        raise OSError(errno.EACCES, "the file is read-only", str(path))
+    return path
 
 
 def _fsync_folder(folder: Path) -> None:

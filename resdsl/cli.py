@@ -37,7 +37,12 @@ def _console(stderr: bool) -> Console:
 
 def _safe_streams() -> None:
     """A console that cannot encode a character (cp1252, ascii) gets a replacement for
-    it, never a UnicodeEncodeError; tables then draw in ASCII (see `glyphs`)."""
+    it, never a UnicodeEncodeError; tables then draw in ASCII (see `glyphs`). A closed
+    stream (`resdsl check x.res >&-`: Python then has None) writes to the null device."""
+    if sys.stdout is None:
+        sys.stdout = open(os.devnull, "w", encoding="utf-8")
+    if sys.stderr is None:
+        sys.stderr = open(os.devnull, "w", encoding="utf-8")
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.reconfigure(errors="replace")
@@ -144,8 +149,11 @@ def load_network(spec: str | Path, network: str | None = None, input: str | None
 # ---- check ------------------------------------------------------------------------------
 @app.command()
 @report_errors
-def check(specs: List[str] = SPECS, network: Optional[str] = NETWORK) -> None:
-    """Validate specs and evaluate their `expect` lines."""
+def check(specs: List[str] = SPECS, network: Optional[str] = NETWORK,
+          max_memory: Optional[str] = MAX_MEMORY) -> None:
+    """Validate specs and evaluate their `expect` lines; a network too large to build
+    fails here as it would in `build`."""
+    from .analyzer import check_size
     from .loader import load_program
     from .lower import lower
 
@@ -157,7 +165,9 @@ def check(specs: List[str] = SPECS, network: Optional[str] = NETWORK) -> None:
             if not names:
                 out.print(f"[green]ok[/]    {spec}  (no network: declarations only)")
             for name in names:
-                failed |= not _check_one(spec, lower(program, name))
+                net = lower(program, name)
+                check_size(net, _max_bytes(max_memory))
+                failed |= not _check_one(spec, net)
         except ResdslError as error:
             print_error(error)
             failed = True

@@ -13,6 +13,7 @@ identifiers or positions, and every value comes from a layer's `torch()`.
 
 from __future__ import annotations
 
+import keyword
 from dataclasses import dataclass, field
 
 from . import ir
@@ -27,7 +28,22 @@ from torch import nn
 
 
 def camel(name: str) -> str:
-    return "".join(part[:1].upper() + part[1:] for part in name.split("_") if part) or "Block"
+    return "".join(part[:1].upper() + part[1:] for part in name.split("_") if part) or "X"
+
+
+# Names the generated module defines or imports besides the classes it writes.
+TAKEN = frozenset({"F", "nn", "torch", "OrderedDict", "FlatLinear", "ZeroPadShortcut",
+                   "CompiledNetwork", "init_weights", *keyword.kwlist})
+
+
+def fresh_name(base: str, taken: set[str]) -> str:
+    """`base`, or base2, base3, ... : the first one no other name of the file has."""
+    name, n = base, 1
+    while name in taken or name in TAKEN:
+        n += 1
+        name = f"{base}{n}"
+    taken.add(name)
+    return name
 
 
 def is_identifier(name: str) -> bool:
@@ -255,16 +271,16 @@ def block_classes(network: ir.Network, docs: dict[str, str] | None = None
     for stage in network.stages:
         for block in stage.blocks:
             groups.setdefault(_structure(block), []).append(block)
-    classes, by_block, used = [], {}, {}
+    classes, by_block, used = [], {}, set()
     for blocks in _split_by_path(groups):
         modes = {shortcut_mode(b) for b in blocks}
         mode = "optional" if modes == {"identity", "path"} else modes.pop()
         representative = next((b for b in blocks if shortcut_mode(b) == "path"), blocks[0])
         optional = {p.name for p in representative.merge.shortcut.items} \
             if mode == "optional" else set()
-        base = camel(representative.block)
-        used[base] = used.get(base, 0) + 1
-        cls = BlockClass(base if used[base] == 1 else f"{base}{used[base]}",
+        # "Block" ends every block class's name: `block f` or `block none` cannot take F
+        # or None, nor `block basic2` the name of basic's second class (BasicBlock2).
+        cls = BlockClass(fresh_name(camel(representative.block) + "Block", used),
                          representative.block, list(block_modules(representative)),
                          _alike(blocks), optional, block_forward(representative, mode),
                          {b.merge.shortcut.decl for b in blocks if b.merge is not None},
@@ -286,7 +302,8 @@ def _split_by_path(groups: dict[tuple, list[ir.Block]]) -> list[list[ir.Block]]:
                 by_path.setdefault(names, []).append(block)
         identity = [b for b in blocks if shortcut_mode(b) != "path"]
         split = list(by_path.values()) or [[]]
-        split[0] = sorted(split[0] + identity, key=blocks.index)
+        order = {id(block): index for index, block in enumerate(blocks)}  # not ==: slow
+        split[0] = sorted(split[0] + identity, key=lambda block: order[id(block)])
         out.extend(split)
     return out
 
@@ -316,9 +333,7 @@ def network_source(network: ir.Network, base: str = "nn.Module", docstring: str 
     """Python source defining the network's block classes and its own class (named after
     it); `docs`: the spec's comments on its blocks, by block name, for their docstrings."""
     classes, by_block = block_classes(network, docs)
-    class_name = camel(network.name)
-    if class_name in {cls.name for cls in classes}:
-        class_name += "Net"
+    class_name = fresh_name(camel(network.name), {cls.name for cls in classes})
     helpers = dict.fromkeys(layer.helper() for layer in all_layers(network) if layer.helper())
     init, forward = network_body(network, by_block)
     parts = [HEADER]

@@ -20,8 +20,7 @@ import torch
 from torch import nn
 
 from . import ir
-from .analyzer import block_counts, memory, shortcut_kind
-from .diagnostics import ResdslValidationError
+from .analyzer import block_counts, check_size, shortcut_kind
 from .limits import MAX_BUILD_BYTES
 from .codegen import network_source
 
@@ -58,20 +57,6 @@ def compile_network(net: ir.Network, zero_init_residual: bool = False,
     object.__setattr__(model, "source", source.text)
     namespace["init_weights"](model, zero_init_residual)
     return model
-
-
-def check_size(net: ir.Network, max_bytes: int) -> None:
-    from .tables import human, human_bytes
-
-    need = memory(net)
-    for what, size in (("its weights and buffers", need.weights),
-                       ("the activations of one image", need.activations)):
-        if size > max_bytes:
-            raise ResdslValidationError(
-                f"network '{net.name}' needs {human_bytes(size)} for {what} ({human(net.params)} "
-                f"parameters), more than the {human_bytes(max_bytes)} a build may allocate",
-                net.span, notes=("raise the limit with --max-memory SIZE (e.g. 32G), or "
-                                 "max_bytes=... from Python",))
 
 
 def run_source(source: str, filename: str, extra: dict) -> dict:

@@ -45,7 +45,7 @@ def select_network(program: Program, name: str | None) -> syn.NetworkDecl:
         found = program.own_networks.get(name) or program.namespace.networks.get(name)
         if found is None:
             raise ResdslValidationError(f"no network '{name}' in this file", file=program.module.path,
-                                        notes=did_you_mean(name, program.own_networks))
+                                        notes=_not_a_network(name, program))
         return found
     if len(own) == 1:
         return own[0]
@@ -55,6 +55,17 @@ def select_network(program: Program, name: str | None) -> syn.NetworkDecl:
     names = ", ".join(d.name for d in own)
     raise ResdslValidationError(f"this file declares several networks ({names})",
                                 file=program.module.path, notes=("choose one with --network NAME",))
+
+
+def _not_a_network(name: str, program: Program) -> tuple[str, ...]:
+    """What `name` is instead, if it names something else the file can see."""
+    ns = program.namespace
+    for kind, table in (("block", ns.blocks), ("family", ns.families), ("recipe", ns.recipes),
+                        ("shortcut", ns.shortcuts)):
+        if name in table:
+            return (f"'{name}' is a {kind}, not a network; networks: "
+                    f"{', '.join(program.own_networks) or 'none'}",)
+    return did_you_mean(name, program.own_networks)
 
 
 def expand(decl: syn.NetworkDecl, namespace: Namespace) -> NetworkPlan:

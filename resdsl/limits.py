@@ -23,7 +23,7 @@ MAX_DERIVATION = 64  # `network b = a` and `recipe r = q` chains
 
 # ---- expanding -------------------------------------------------------------------------
 MAX_BLOCKS = 10_000  # ten times ResNet-1202
-MAX_LAYERS = 200_000  # items once every repeat is written out (ResNet-1202: about 8,500)
+MAX_LAYERS = 50_000  # items once every repeat is written out: six ResNet-1202s (8,500 each)
 MAX_PARAMS = 2**31
 MAX_CHANNELS = 1 << 20  # wider than anything trainable
 MAX_SPATIAL = 1 << 16  # pixels a side of the input
@@ -52,6 +52,13 @@ def parse_size(text: str) -> int:
     if not number.replace(".", "", 1).isascii() or not 0 < size < 2**62:
         raise ResdslValidationError(f"--max-memory takes a size such as 16G or 512M, got {text!r}")
     return int(size)
+
+
+def human_bytes(n: int) -> str:
+    for unit, scale in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if n >= scale:
+            return f"{n / scale:.2f} {unit}"
+    return f"{n} B"
 
 
 @contextmanager

@@ -42,8 +42,9 @@ def lower_plan(plan: NetworkPlan, ns: Namespace, input_override=None) -> ir.Netw
     errors = ErrorCollector()
     env = dict(plan.env)
     shape = _guard(errors, input_shape, plan.input) if plan.input else None
-    if input_override is not None:
-        shape = tuple(input_override)
+    if input_override is not None:  # --input, or a model file's own: the same rules
+        where = plan.input.dims.span if plan.input else plan.decl.span
+        shape = _guard(errors, check_input, tuple(input_override), where, "the input override: ")
     classes = _guard(errors, _classes, plan.classes, env) if plan.classes else None
     env["classes"] = classes
     for required in ("input", "classes"):
@@ -76,18 +77,23 @@ def _guard(errors: ErrorCollector, function, *args):
 
 # ---- the network's scalars ---------------------------------------------------------
 def input_shape(stmt: syn.InputStmt) -> ir.Shape:
-    dims = stmt.dims.values
-    if len(dims) != 3:
-        raise ResdslValidationError(f"input must be CxHxW, such as 3x224x224; got {len(dims)} sizes",
-                                    stmt.dims.span)
+    return check_input(stmt.dims.values, stmt.dims.span)
+
+
+def check_input(dims: tuple, span, what: str = "") -> ir.Shape:
+    """`dims` if they make an input CxHxW within the limits; `what` names where they came
+    from when it is not the `input` statement at `span`."""
+    if len(dims) != 3 or not all(type(d) is int for d in dims):
+        raise ResdslValidationError(
+            f"{what}input must be CxHxW, such as 3x224x224; got {len(dims)} sizes", span)
     if min(dims) < 1:
-        raise ResdslValidationError(f"input sizes must be positive, got {ir.shape_text(dims)}",
-                                    stmt.dims.span)
+        raise ResdslValidationError(
+            f"{what}input sizes must be positive, got {ir.shape_text(dims)}", span)
     if max(dims[1:]) > MAX_SPATIAL or dims[0] > MAX_CHANNELS:
         raise ResdslValidationError(
-            f"input size {ir.shape_text(dims)} is too large (at most {MAX_CHANNELS} channels "
-            f"and {MAX_SPATIAL} pixels a side)", stmt.dims.span)
-    return dims
+            f"{what}input size {ir.shape_text(dims)} is too large (at most {MAX_CHANNELS} "
+            f"channels and {MAX_SPATIAL} pixels a side)", span)
+    return tuple(dims)
 
 
 def _classes(stmt: syn.ClassesStmt, env) -> int:
@@ -167,6 +173,7 @@ class _Sections:
     env: dict
     errors: ErrorCollector
     next_index: dict[str, int] = field(default_factory=dict)  # container -> next position
+    container_names: dict[str, set] = field(default_factory=dict)  # container -> names in it
 
     def lower(self, shape: ir.Shape, option: str) -> list[ir.Stage]:
         sections = self.plan.sections()
@@ -226,9 +233,17 @@ class _Sections:
         else:
             fixed = {}
             planned = expand_items(stmt.body, self.env)
+        for other in self.next_index if module else ():
+            if other != module and f"{other}.".startswith(f"{module}.") or \
+                    f"{module}.".startswith(f"{other}.") and other != module:
+                raise ResdslValidationError(
+                    f"module '{module}' and module '{other}' cannot both hold sections: one "
+                    "is inside the other", stmt.span)
         if module:
+            # Sections sharing a container number on where the last one stopped, and
+            # their labels may not repeat one another's (the second would replace the first).
             self.next_index[module] = name_by_position(planned, self.next_index.get(module, 0))
-            check_unique(planned)
+            self.container_names[module] = check_unique(planned, self.container_names.get(module))
         else:
             for p, name in zip(planned, top[id(stmt)]):
                 p.name = name
@@ -239,7 +254,11 @@ class _Sections:
 
     def _stage_options(self, stmt: syn.StageStmt, option: str) -> tuple[str, dict]:
         fixed: dict[str, EvalValue] = {}
+        seen: set[str] = set()
         for opt in stmt.options:
+            if opt.name in seen:
+                raise ResdslValidationError(f"option '{opt.name}' given twice", opt.span)
+            seen.add(opt.name)
             if opt.name == "stride":
                 stride = as_int(evaluate(opt.value, self.env), "stride", opt.value.span)
                 if stride not in (1, 2):
@@ -264,15 +283,38 @@ def _numbered(sections):
         yield index, (role, stmt)
 
 
+MAX_PATH_PARTS = 8  # `stages.0.blocks` has 3; a module path is not a data structure
+
+
 def _check_contiguous(roots: list[str], module: str, stmt) -> list[str]:
-    """The modules the sections use, in order: the sections one container holds follow
-    each other, so that calling the container runs them in their order."""
+    """The modules the sections use, in order (their paths checked): the sections one
+    container holds follow each other, so that calling the container runs them in their
+    order, and no container is another's prefix (`in a` and `in a.b`)."""
+    what = stmt.name or f"the {'stem' if roots == [] else 'head'}"
+    if module:
+        _check_path(module, stmt)
     root = module.split(".")[0]
     if root and root in roots and roots[-1] != root:
         raise ResdslValidationError(
-            f"'{stmt.name}' goes in '{root}', but the section before it went elsewhere: the "
+            f"'{what}' goes in '{root}', but the section before it went elsewhere: the "
             "sections a module holds must follow each other", stmt.span)
     return roots + [root]
+
+
+def _check_path(module: str, stmt) -> None:
+    from .ir.layers import check_label
+
+    parts = module.split(".")
+    if len(parts) > MAX_PATH_PARTS:
+        raise ResdslValidationError(
+            f"module path '{module[:60]}' has {len(parts)} parts (at most {MAX_PATH_PARTS})",
+            stmt.span)
+    if parts[0].isdigit():
+        raise ResdslValidationError(f"module path '{module}' must start with a name, such "
+                                    "as stages.0.blocks", stmt.span)
+    for part in parts:
+        if not part.isdigit():
+            check_label(part, stmt.span, "name a module")  # the path's names become attributes
 
 
 def module_of(role: str, stmt, index: int) -> str:

@@ -21,7 +21,7 @@ from .diagnostics import ResdslError, ResdslFileError
 from .version import __version__
 
 FORMAT = "resdsl-model"  # tag of a saved model file, so a stray .pt is recognised
-FORMAT_VERSION = 2  # 2: the sources of the spec and its imports; 1: one spec text and an IR
+FORMAT_VERSION = 2  # 2: the sources of the spec and its imports (1, one spec text, is refused)
 
 
 def _model_and_origin(model_or_net: nn.Module | ir.Network) -> tuple[CompiledNetwork, ir.Origin]:
@@ -109,7 +109,12 @@ def load_saved(path: str | Path, **options) -> CompiledNetwork:
     shown = str(path)
     payload = _read_payload(Path(path), shown)
     net = _rebuild(payload, shown)
-    model = compile_network(net, **options)
+    try:
+        model = compile_network(net, **options)
+    except ResdslError as error:  # e.g. more than the build may allocate
+        raise ResdslFileError(f"the network stored in this model file cannot be built: "
+                              f"{error.message}", file=shown) from None
+    _check_weights(model, payload["state_dict"], shown)
     try:
         model.load_state_dict(payload["state_dict"], strict=True)
     except (RuntimeError, TypeError, AttributeError) as error:
@@ -121,13 +126,10 @@ def load_saved(path: str | Path, **options) -> CompiledNetwork:
 
 
 def _rebuild(payload: dict, shown: str) -> ir.Network:
-    from .loader import program_from_sources, program_from_text
+    from .loader import program_from_sources
     from .lower import lower
 
     try:
-        if payload["format_version"] == 1:  # one spec text, no imports carried
-            program = program_from_text(payload["spec_text"], payload.get("spec_path") or shown)
-            return lower(program, payload["network"], tuple(payload.get("input") or ()) or None)
         origin = ir.Origin.model_validate(payload["origin"])
         program = program_from_sources(origin.path, origin.base_dir, origin.sources)
         return lower(program, origin.network, origin.input)
@@ -139,8 +141,24 @@ def _rebuild(payload: dict, shown: str) -> ir.Network:
                               file=shown) from None
 
 
+def _check_weights(model: CompiledNetwork, state: dict, shown: str) -> None:
+    """Every stored weight a finite tensor of the dtype the model holds there: a file whose
+    weights were edited to NaN, or to another type, is refused rather than loaded."""
+    expected = model.state_dict()
+    for key, value in state.items():
+        if not isinstance(value, torch.Tensor):
+            raise ResdslFileError(f"damaged resdsl model file: weight '{key}' is not a tensor",
+                                  file=shown)
+        if key in expected and value.dtype != expected[key].dtype:
+            raise ResdslFileError(f"the stored weight '{key}' is {value.dtype}, but the network "
+                                  f"holds {expected[key].dtype} there", file=shown)
+        if value.is_floating_point() and not bool(torch.isfinite(value).all()):
+            raise ResdslFileError(f"the stored weight '{key}' holds NaN or infinite values",
+                                  file=shown)
+
+
 _REQUIRED = {"format_version": int, "network": str, "state_dict": dict}
-_BY_VERSION = {1: {"spec_text": str}, 2: {"origin": dict}}
+_BY_VERSION = {2: {"origin": dict}}
 
 
 def _read_payload(path: Path, shown: str) -> dict:
@@ -164,10 +182,18 @@ def _read_payload(path: Path, shown: str) -> dict:
 
 def _checked(payload: dict, shown: str) -> dict:
     version = payload.get("format_version")
-    if isinstance(version, int) and version > FORMAT_VERSION:
+    if type(version) is not int or version < 1:  # bool is an int: True would read as 1
+        raise ResdslFileError("damaged resdsl model file: 'format_version' is missing or wrong",
+                              file=shown)
+    if version > FORMAT_VERSION:
         raise ResdslFileError(
             f"written by a newer resdsl (format {version}; this one reads up to "
             f"{FORMAT_VERSION})", file=shown, notes=("upgrade resdsl",))
+    if version < FORMAT_VERSION:
+        # Format 1 kept one spec text whose imports were read from the reader's disk.
+        raise ResdslFileError(
+            f"written by an older resdsl (format {version}), which this one no longer reads",
+            file=shown, notes=("rebuild it from its spec: resdsl build SPEC --save FILE",))
     for key, kind in {**_REQUIRED, **_BY_VERSION.get(version, {})}.items():
         if not isinstance(payload.get(key), kind):
             raise ResdslFileError(f"damaged resdsl model file: '{key}' is missing or wrong", file=shown)

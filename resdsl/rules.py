@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Iterable, Iterator
 
+from . import fmt
 from . import syntax as syn
 from .diagnostics import ErrorCollector, ResdslError, ResdslValidationError
 from .expressions import CONSTANTS, did_you_mean
@@ -113,7 +114,8 @@ def check_layer(stmt: syn.LayerStmt, where: str = "block", namespace=None) -> Si
     sig = SIGNATURES[stmt.layer]
     positional = [a for a in stmt.args if a.name is None]
     if len(positional) > len(sig.positional) or len(positional) < sig.required:
-        raise ResdslValidationError(_count_message(stmt.layer, sig, len(positional)), stmt.span)
+        raise ResdslValidationError(_count_message(stmt.layer, sig, len(positional)), stmt.span,
+                                    notes=_negative_option_notes(positional, sig))
     _check_options(stmt, sig)
     return sig
 
@@ -135,6 +137,18 @@ def _check_options(stmt: syn.LayerStmt, sig: Signature) -> None:
                 "`from` names a point of the block: the label of a layer before it",
                 arg.value.span)
         seen.add(arg.name)
+
+
+def _negative_option_notes(positional: list[syn.Arg], sig: Signature) -> tuple[str, ...]:
+    """`bias_init -3` parses as the expression `bias_init - 3`, an argument: say so."""
+    for arg in positional:
+        value = arg.value
+        if isinstance(value, syn.BinOp) and value.op == "-" and \
+                isinstance(value.left, syn.Name) and value.left.id in sig.options:
+            right = fmt.expr(value.right)
+            return (f"`{value.left.id} -{right}` reads as a subtraction; a negative option "
+                    f"value goes in parentheses: `{value.left.id} (-{right})`",)
+    return ()
 
 
 def _count_message(kind: str, sig: Signature, given: int) -> str:
@@ -219,7 +233,15 @@ def names_in(expr: syn.Expr) -> Iterator[syn.Name]:
 # ---- shortcut declarations ---------------------------------------------------------------
 def _check_shortcut(decl: syn.ShortcutDecl, errors: ErrorCollector) -> None:
     _guarded(errors, check_params, decl.params, f"shortcut '{decl.name}'")
+    if isinstance(CONSTANTS.get(decl.name), bool):  # `shortcut true` reads as the value
+        errors.record(ResdslValidationError(
+            f"a shortcut cannot be named '{decl.name}': `shortcut {decl.name}` would read as "
+            f"a truth value", decl.span, notes=("choose another name",)))
     for param in decl.params:
+        if param.default is not None:
+            errors.record(ResdslValidationError(
+                f"shortcut parameter '{param.name}' cannot have a default: the block it "
+                f"serves binds it", param.default.span))
         if param.name not in SHORTCUT_PARAMS:
             errors.record(ResdslValidationError(
                 f"a shortcut's parameters are bound by the block it serves: "

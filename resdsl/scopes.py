@@ -109,10 +109,18 @@ def expand_items(items: list, env) -> list[Planned]:
     out: list[Planned] = []
     for item in items:
         if isinstance(item, syn.RepeatStmt) and item.body is not None:
-            body = expand_items(item.body, env)
-            out.extend(Planned(p.stmt, p.copy) for _ in range(count(item.count, env)) for p in body)
+            body, times = expand_items(item.body, env), count(item.count, env)
+            if body and times * len(body) > MAX_LAYERS:  # size_of refused it for sections
+                raise ResdslValidationError(
+                    f"{times:,} x {len(body)} layers is too many to build (limit "
+                    f"{MAX_LAYERS:,})", item.count.span)
+            out.extend(Planned(p.stmt, p.copy) for _ in range(times if body else 0) for p in body)
         elif isinstance(item, syn.RepeatStmt):
-            out.extend(Planned(item, i) for i in range(count(item.count, env)))
+            times = count(item.count, env)
+            if times > MAX_BLOCKS:
+                raise ResdslValidationError(
+                    f"{times:,} blocks is too many to build (limit {MAX_BLOCKS})", item.count.span)
+            out.extend(Planned(item, i) for i in range(times))
         else:
             out.append(Planned(item))
     return out

@@ -13,6 +13,7 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
+from .limits import human_bytes
 from .analyzer import FP32_BYTES, SHORT_CONVENTIONS, NotationPart, Report, StageReport
 
 COUNT_COLUMNS = ("params", "FLOPs (mult-adds)", "element-wise", "activations (fp32)")
@@ -52,13 +53,6 @@ def human(n: int | float) -> str:
         if abs(n) >= scale:
             return f"{n / scale:.2f}{unit}"
     return f"{n:g}"
-
-
-def human_bytes(n: int) -> str:
-    for unit, scale in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
-        if n >= scale:
-            return f"{n / scale:.2f} {unit}"
-    return f"{n} B"
 
 
 def shape_text(shape: list[int]) -> str:

@@ -400,6 +400,18 @@ def _write(path: Path, payload) -> Path:
     return path
 
 
+def _replace_weight(stored: dict, value, dtype=None) -> dict:
+    """`stored` with fc.weight filled with `value`, cast to `dtype`, or replaced by it."""
+    weight = stored["state_dict"]["fc.weight"]
+    if dtype is not None:
+        weight = weight.to(dtype)
+    elif isinstance(value, float):
+        weight = torch.full_like(weight, value)
+    else:
+        weight = value
+    return {**stored, "state_dict": {**stored["state_dict"], "fc.weight": weight}}
+
+
 def test_load_errors_are_resdsl_file_errors(tmp_path):
     good = save_model(tiny("A"), tmp_path / "good.pt")
     stored = torch.load(good, weights_only=True)
@@ -422,6 +434,16 @@ def test_load_errors_are_resdsl_file_errors(tmp_path):
         _write(tmp_path / "badorigin.pt", {**stored, "origin": {}}): "its spec cannot be read",
         _write(tmp_path / "hostile.pt", {**stored, "origin": hostile}): "too many to build",
         _write(tmp_path / "badweights.pt", bad_weights): "weights do not fit",
+        _write(tmp_path / "older.pt", {**stored, "format_version": 1, "spec_text": "x"}):
+            "older resdsl",
+        _write(tmp_path / "boolversion.pt", {**stored, "format_version": True}): "'format_version'",
+        _write(tmp_path / "zeroversion.pt", {**stored, "format_version": 0}): "'format_version'",
+        _write(tmp_path / "nan.pt", _replace_weight(stored, float("nan"))): "NaN or infinite",
+        _write(tmp_path / "double.pt", _replace_weight(stored, None, torch.float64)):
+            "is torch.float64",
+        _write(tmp_path / "notensor.pt", _replace_weight(stored, "x")): "is not a tensor",
+        _write(tmp_path / "badinput.pt", {**stored, "origin": {**origin, "input": [3, -4, 4]}}):
+            "must be positive",
     }
     for path, message in cases.items():
         with pytest.raises(ResdslFileError, match=message) as caught:

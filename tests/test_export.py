@@ -78,7 +78,7 @@ def test_pytorch_source_runs_without_resdsl_and_gives_equal_logits(name, tmp_pat
 def test_the_exported_source_reads_as_a_person_would_write_it(tmp_path):
     text = export(parse_network("resnet34"), "pytorch", tmp_path / "r.py").read_text()
     assert not re.search(r"^\s*(import|from) resdsl", text, re.M)
-    assert "class Basic(nn.Module):" in text and "class Resnet34(nn.Module):" in text
+    assert "class BasicBlock(nn.Module):" in text and "class Resnet34(nn.Module):" in text
     assert "out = self.bn2(self.conv2(out))" in text
     assert "# out is F(x), the residual function" in text
     assert "option B: the identity, a 1x1 projection where the shape changes" in text

@@ -178,11 +178,27 @@ def test_a_build_too_large_for_the_machine_is_refused_before_allocating():
 def test_max_memory_raises_the_limit_from_the_command_line(tmp_path):
     spec = tmp_path / "n.res"
     spec.write_text(TINY)
-    small = runner.invoke(app, ["build", str(spec), "--max-memory", "1K"])
-    assert small.exit_code == 1 and "more than the 1.00 KiB a build may allocate" in small.output
-    assert runner.invoke(app, ["build", str(spec), "--max-memory", "1G"]).exit_code == 0
+    for command in ("build", "check"):  # `check` refuses what `build` would
+        small = runner.invoke(app, [command, str(spec), "--max-memory", "1K"])
+        assert small.exit_code == 1 and "more than the 1.00 KiB a build may allocate" in small.output
+        assert f"{spec}:1:1: error: network" in small.output
+        assert runner.invoke(app, [command, str(spec), "--max-memory", "1G"]).exit_code == 0
     bad = runner.invoke(app, ["build", str(spec), "--max-memory", "lots"])
     assert bad.exit_code == 1 and "takes a size such as 16G" in bad.output
+
+
+@pytest.mark.parametrize("size", ["3x200000x200000", "2000000x32x32"])
+def test_an_input_override_obeys_the_input_statement_s_limits(size):
+    result = runner.invoke(app, ["summary", str(SPECS / "resnet20.res"), "--input", size])
+    assert result.exit_code == 1 and "the input override: input size" in result.output
+    assert "cifar.res:6:14" in result.output and "Traceback" not in result.output
+
+
+def test_closed_output_streams_are_not_an_internal_error(tmp_path):
+    for closed in ("1", "2"):  # `resdsl check x.res >&-`, and `2>&-`
+        done = subprocess.run(f"{sys.executable} -m resdsl check resnet20 {closed}>&-",
+                              shell=True, capture_output=True, cwd=tmp_path)
+        assert done.returncode == 0 and b"Traceback" not in done.stderr
 
 
 @pytest.mark.parametrize("size", ["\uff13x32x32", "3x\u0663\u0662x32", "0x32x32", "3x32", "-3x32x32"])

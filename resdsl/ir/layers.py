@@ -378,12 +378,16 @@ class _Pool(Layer):
         kernel = args.pair("kernel")
         default = ((kernel[0] - 1) // 2, (kernel[1] - 1) // 2) if cls.default_padding else (0, 0)
         padding = padding_of(args, default)
-        if padding[0] * 2 > kernel[0] or padding[1] * 2 > kernel[1]:
-            args.fail(f"pool padding {padding[0]} is more than half the window", "padding")
+        for pad, side in zip(padding, kernel):  # torch's rule, per axis
+            if pad * 2 > side:
+                args.fail(f"pool padding {pad} is more than half the window "
+                          f"({kernel[0]}x{kernel[1]})", "padding")
         stride = stride_of(args, default=kernel[0], any_size=True)
         ceil_mode = args.flag("ceil_mode", False)
         out_h = window_output(args, height, kernel[0], stride, padding[0], "height", 1, ceil_mode)
         out_w = window_output(args, width, kernel[1], stride, padding[1], "width", 1, ceil_mode)
+        if stride > max(height, width):  # a window that fits, but a step past the map
+            args.fail(f"pool stride {stride} is larger than its input ({height}x{width})", "stride")
         return cls(name=name, in_shape=in_shape, out_shape=(channels, out_h, out_w),
                    kernel=kernel, stride=stride, padding=padding, ceil_mode=ceil_mode,
                    **cls.extra_fields(args), span=args.span)
@@ -582,12 +586,12 @@ RESERVED_LABELS = frozenset("""
     register_load_state_dict_post_hook register_load_state_dict_pre_hook register_module
     register_parameter register_state_dict_post_hook register_state_dict_pre_hook
     requires_grad_ residual_bn self set_extra_state source set_submodule share_memory shortcut
-    state_dict super to to_empty torch train training type x xpu zero_grad nn F
+    state_dict super t to to_empty torch train training type x xpu zero_grad nn F
 """.split()) | frozenset(keyword.kwlist)
 
 
-def check_label(label: str, span: Span | None) -> None:
+def check_label(label: str, span: Span | None, what: str = "label a layer") -> None:
     if label in RESERVED_LABELS or label.startswith("_"):
         raise ResdslValidationError(
-            f"'{label}' cannot label a layer: the compiled module or its code already uses "
-            "that name", span, notes=("choose another label, such as conv1 or proj",))
+            f"'{label}' cannot {what}: the compiled module or its code already uses "
+            "that name", span, notes=("choose another name, such as conv1 or proj",))
