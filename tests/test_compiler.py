@@ -328,6 +328,56 @@ def test_torch_compile_traces_the_whole_network_in_one_graph():
     assert model.conv1.weight.grad is not None
 
 
+# Twelve networks of different kinds and widths: more than dynamo's recompile limit (8),
+# which one shared `forward` code object would exhaust.
+MANY = """network many{k} {{
+    input 3x8x8
+    classes 2
+    stem {{ conv 3x3, 8; batchnorm; relu }}
+    stage s: 1 x {block}
+    head {{ avgpool; fc classes }}
+}}
+"""
+BLOCKS = ("basic({w})", "bottleneck({w})", "preact_basic({w})", "se_basic({w}, reduction = 2)")
+
+
+@pytest.mark.slow
+def test_twelve_networks_in_one_process_all_run_compiled():
+    torch._dynamo.reset()
+    x = torch.randn(2, 3, 8, 8)
+    with torch._dynamo.config.patch(fail_on_recompile_limit_hit=True):
+        for k in range(12):
+            block = BLOCKS[k % len(BLOCKS)].format(w=4 + k)
+            model = randomize(compile_network(network_from_text(MANY.format(k=k, block=block))))
+            model.eval()
+            with torch.no_grad():
+                torch.testing.assert_close(torch.compile(model, backend="eager")(x), model(x))
+    frames = torch._dynamo.utils.counters["frames"]
+    assert frames["ok"] >= 12 and torch._dynamo.utils.counters["stats"]["unique_graphs"] >= 12
+    torch._dynamo.reset()
+
+
+def test_the_recompile_limit_is_hit_when_networks_share_their_code():
+    """The control for the test above: one hand-written class of varying depth (one code
+    object) does hit the limit, so passing above means each network has its own code."""
+    class Shared(nn.Module):
+        def __init__(self, depth: int):
+            super().__init__()
+            self.layers = nn.ModuleList(nn.Linear(4, 4) for _ in range(depth))
+
+        def forward(self, x):
+            for layer in self.layers:
+                x = layer(x)
+            return x
+
+    torch._dynamo.reset()
+    with torch._dynamo.config.patch(fail_on_recompile_limit_hit=True), \
+            pytest.raises(Exception, match="recompile_limit"):
+        for depth in range(1, 13):
+            torch.compile(Shared(depth), backend="eager")(torch.randn(2, 4))
+    torch._dynamo.reset()
+
+
 def test_ddp_wraps_and_trains(tmp_path):
     import torch.distributed as dist
     from torch.nn.parallel import DistributedDataParallel
