@@ -387,3 +387,13 @@ def test_the_readme_shows_the_figures_it_links_and_ci_finds_its_test_command():
         assert (ROOT / image).is_file(), f"{image} is missing"
     after = TEXT.split("<!-- test command -->\n", 1)[1].splitlines()
     assert after[0] == "```bash" and "pytest" in after[1], ".ci/run reads the line two after the marker"
+
+
+def test_every_link_within_the_page_has_its_heading():
+    def slug(heading: str) -> str:  # GitHub's: lower case, punctuation dropped, spaces to -
+        return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+
+    prose = re.sub(r"^```.*?^```", "", TEXT, flags=re.M | re.S)  # a `# comment` is no heading
+    headings = {slug(h) for h in re.findall(r"^#{2,4} (.+)$", prose, re.M)}
+    for anchor in re.findall(r"\]\(#([^)]+)\)", TEXT):
+        assert anchor in headings, f"no heading for #{anchor}"
