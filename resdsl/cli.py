@@ -19,6 +19,7 @@ import typer
 from rich.console import Console
 
 from .diagnostics import ResdslError, render
+from .limits import BUILD_LIMIT_TEXT
 from .version import __version__
 
 app = typer.Typer(no_args_is_help=True, pretty_exceptions_enable=False,
@@ -63,7 +64,7 @@ INPUT = typer.Option(None, "--input", metavar="CxHxW", help="override the input 
 JSON = typer.Option(False, "--json", help="print the result as JSON")
 MAX_MEMORY = typer.Option(None, "--max-memory", metavar="SIZE",
                           help="what building may allocate, for the weights and for one "
-                               "image's activations, each (default 8G)")
+                               f"image's activations, each (default {BUILD_LIMIT_TEXT})")
 
 
 def _max_bytes(text: str | None) -> int:
@@ -280,11 +281,10 @@ def export(spec: str = SPEC,
 
 def _block_docs(spec: str) -> dict[str, str]:
     """The comments above each block of a spec and its imports, for docstrings."""
+    from .export import block_docs
     from .loader import load_program
 
-    namespace = load_program(spec_path(spec)).namespace
-    return {name: "\n".join(line.strip() for line in decl.comments if line.strip())
-            for name, decl in namespace.blocks.items()}
+    return block_docs(load_program(spec_path(spec)).namespace)
 
 
 # ---- summary, diff, list ------------------------------------------------------------------
@@ -417,9 +417,9 @@ TRAIN_OPTIONS = ("data", "data_dir", "download", "skip_checksum", "iterations", 
 @app.command(context_settings={"allow_interspersed_args": True})
 @report_errors
 @with_train_options(*TRAIN_OPTIONS)
-def train(spec: Optional[Path] = typer.Argument(None, help="a .res spec; with --resume, "
-                                                "the run's saved copy serves without it",
-                                                show_default=False),
+def train(spec: Optional[str] = typer.Argument(None, help="a .res spec or a built-in spec's "
+                                               "name; with --resume, the run's saved copy "
+                                               "serves without it", show_default=False),
           recipe: Optional[str] = typer.Option(None, help="a recipe by name instead of the spec's"),
           set_fields: List[str] = typer.Option([], "--set", help="override any recipe field: "
                                                "--set momentum=0.8 --set lr_steps=400,600"),
@@ -432,7 +432,8 @@ def train(spec: Optional[Path] = typer.Argument(None, help="a .res spec; with --
 
     if spec is None and "resume" not in given:
         raise typer.BadParameter("give a spec, or --resume RUN", param_hint="SPEC")
-    request = training.request_training(spec, network, recipe, _sets(set_fields), given)
+    spec_file = spec_path(spec) if spec is not None else None
+    request = training.request_training(spec_file, network, recipe, _sets(set_fields), given)
     for note in request.notes:
         _note(note)
     if nproc is not None and "RANK" not in os.environ:
@@ -465,7 +466,7 @@ def _sets(items: list[str]) -> dict:
 @report_errors
 @with_train_options("data", "data_dir", "skip_checksum", "device", defaults=dict.fromkeys(
     ("data", "data_dir", "skip_checksum"), " (default: the run's own, else as for train)"))
-def evaluate(paths: List[Path] = typer.Argument(..., metavar="[SPEC] RUN_OR_CHECKPOINT",
+def evaluate(paths: List[str] = typer.Argument(..., metavar="[SPEC] RUN_OR_CHECKPOINT",
                                                 help="a run folder or a checkpoint file, after "
                                                 "the spec it trained (optional for a run "
                                                 "folder: it keeps the spec)", show_default=False),
@@ -476,7 +477,8 @@ def evaluate(paths: List[Path] = typer.Argument(..., metavar="[SPEC] RUN_OR_CHEC
 
     if len(paths) > 2:
         raise typer.BadParameter("expected [SPEC] RUN_OR_CHECKPOINT", param_hint="PATHS")
-    spec, source = (None, paths[0]) if len(paths) == 1 else paths
+    spec, source = (None, Path(paths[0])) if len(paths) == 1 else \
+        (spec_path(paths[0]), Path(paths[1]))
     result = evaluate_checkpoint(spec, source, network, given, _note)
     for warning in result.warnings:
         _note(f"warning: {warning}")

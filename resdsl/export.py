@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import logging
 from pathlib import Path
 
 import torch
@@ -69,6 +70,19 @@ state_dict saved from resdsl loads here with strict=True:
     return header + source.text
 
 
+@contextlib.contextmanager
+def _quiet_logger(name: str):
+    """Warnings of logger `name` held back: the ONNX exporter logs one line per
+    torchvision operator it skips when torchvision is absent, which says nothing here."""
+    logger = logging.getLogger(name)
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
 def export_onnx(model: CompiledNetwork, out: Path) -> Path:
     """torch.onnx.export through torch.export, the batch dimension left free."""
     try:
@@ -79,9 +93,20 @@ def export_onnx(model: CompiledNetwork, out: Path) -> Path:
     x = torch.zeros(2, *model.network.input)
     batch = torch.export.Dim("batch")
     chatter = io.StringIO()  # the exporter prints its progress; the CLI alone prints
-    with contextlib.redirect_stdout(chatter), contextlib.redirect_stderr(chatter):
+    with contextlib.redirect_stdout(chatter), contextlib.redirect_stderr(chatter), \
+            _quiet_logger("torch.onnx"):
         program = torch.onnx.export(model, (x,), dynamo=True, verbose=False,
                                     dynamic_shapes={"x": {0: batch}}, external_data=False)
     return write_file(out, lambda file: file.write(program.model_proto.SerializeToString()))
 
 
+def block_docs(namespace) -> dict[str, str]:
+    """Each block's docstring: the paragraph of comments right above its declaration,
+    without a `# ---- section ----` heading that happens to sit on top of it."""
+    return {name: _paragraph_above(decl.comments) for name, decl in namespace.blocks.items()}
+
+
+def _paragraph_above(comments: tuple[str, ...]) -> str:
+    text = [line.strip() for line in comments]  # a blank line between comments is ""
+    last = len(text) - text[::-1].index("") if "" in text else 0
+    return "\n".join(line for line in text[last:] if line and not line.startswith("----"))

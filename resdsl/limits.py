@@ -27,6 +27,7 @@ MAX_LAYERS = 50_000  # items once every repeat is written out: six ResNet-1202s 
 MAX_PARAMS = 2**31
 MAX_CHANNELS = 1 << 20  # wider than anything trainable
 MAX_SPATIAL = 1 << 16  # pixels a side of the input
+MAX_PATH_PARTS = 8  # in `stage s in stages.0.blocks` (3 parts): a path, not a data structure
 MAX_TOLERANCE = 1000.0  # percent, in `expect ... within P%`: JSON cannot hold infinity
 
 # ---- building ---------------------------------------------------------------------------
@@ -34,6 +35,7 @@ MAX_TOLERANCE = 1000.0  # percent, in `expect ... within P%`: JSON cannot hold i
 # of one image (fp32), each; `--max-memory` raises both. 4 GiB is a billion parameters,
 # six times VGG-19; a network just under MAX_PARAMS would need 8 GiB before training.
 MAX_BUILD_BYTES = 4 * 2**30
+BUILD_LIMIT_TEXT = "4G"  # MAX_BUILD_BYTES as --max-memory takes it (a test holds them equal)
 
 
 _UNITS = {"": 1, "K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}

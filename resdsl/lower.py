@@ -17,7 +17,7 @@ from .blocks import lower_block
 from .diagnostics import ErrorCollector, ResdslError, ResdslValidationError, Span
 from .expand import NetworkPlan, expand, select_network
 from .expressions import EvalValue, Symbol, as_int, describe, did_you_mean, evaluate
-from .limits import MAX_CHANNELS, MAX_SPATIAL, MAX_TOLERANCE, paused_gc
+from .limits import MAX_CHANNELS, MAX_PATH_PARTS, MAX_SPATIAL, MAX_TOLERANCE, paused_gc
 from .loader import Namespace, Program
 from .recipes import check_recipe, lower_recipe
 from .scopes import Budget, Context, Scope, check_unique, expand_items, name_by_kind, \
@@ -283,7 +283,6 @@ def _numbered(sections):
         yield index, (role, stmt)
 
 
-MAX_PATH_PARTS = 8  # `stages.0.blocks` has 3; a module path is not a data structure
 
 
 def _check_contiguous(roots: list[str], module: str, stmt) -> list[str]:

@@ -205,3 +205,11 @@ def test_closed_output_streams_are_not_an_internal_error(tmp_path):
 def test_input_sizes_are_ascii_positive_and_three(size):
     result = runner.invoke(app, ["summary", str(SPECS / "resnet20.res"), "--input", size])
     assert result.exit_code == 2 and "expected CxHxW" in result.output
+
+
+def test_the_default_build_limit_is_said_as_it_is():
+    from resdsl.limits import MAX_BUILD_BYTES, BUILD_LIMIT_TEXT, parse_size
+
+    assert parse_size(BUILD_LIMIT_TEXT) == MAX_BUILD_BYTES
+    help_text = runner.invoke(app, ["build", "--help"]).output
+    assert f"(default {BUILD_LIMIT_TEXT})" in " ".join(help_text.split())

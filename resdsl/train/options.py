@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+from ..limits import BUILD_LIMIT_TEXT
 from .errors import OptionsError
 
 PRECISIONS = ("fp32", "bf16")
@@ -69,7 +70,7 @@ class TrainOptions:
     zero_init_residual: bool = _option(False, "zero the last BatchNorm of each block")
     max_memory: str | None = _option(None, "what building the model may allocate, for its "
                                      "weights and for one image's activations, each "
-                                     "(default 8G; e.g. 32G)")
+                                     f"(default {BUILD_LIMIT_TEXT}; e.g. 32G)")
 
     def __post_init__(self) -> None:
         _check_types(self)

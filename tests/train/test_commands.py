@@ -149,3 +149,19 @@ def test_the_command_line_starts_without_torch():
     code = ("import sys, resdsl.cli\n"
             "sys.exit(any(m.split('.')[0] == 'torch' for m in sys.modules))")
     assert subprocess.run([sys.executable, "-c", code], cwd=ROOT).returncode == 0
+
+
+def test_train_and_eval_take_a_built_in_spec_by_name(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from resdsl.cli import app
+
+    monkeypatch.chdir(tmp_path)  # no local file named resnet20
+    run = tmp_path / "run"
+    runner = CliRunner()
+    trained = runner.invoke(app, ["train", "resnet20", "--data", "synthetic:64",
+                                  "--set", "iterations=2", "--set", "batch_size=16",
+                                  "--out", str(run)])
+    assert trained.exit_code == 0, trained.output
+    evaluated = runner.invoke(app, ["eval", "resnet20", str(run), "--data", "synthetic:64"])
+    assert evaluated.exit_code == 0 and "resnet20" in evaluated.output
