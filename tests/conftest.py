@@ -6,11 +6,9 @@ without it, a mismatch fails and shows where the texts first differ.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
-GOLDEN_DIR = Path(__file__).parent / "golden"
+from helpers import GOLDEN as GOLDEN_DIR
 
 
 def pytest_addoption(parser):

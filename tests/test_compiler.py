@@ -16,16 +16,14 @@ from torch import nn
 
 import resdsl
 from resdsl import ir, network_from_text, parse_network
-from resdsl.compiler import CompiledNetwork, compile_network, describe_module
+from resdsl.compiler import compile_network, describe_module
 from resdsl.diagnostics import ResdslError, ResdslFileError, ResdslValidationError
-from resdsl.loader import load_program
 from resdsl.modelfile import FORMAT_VERSION, load_saved, save_model
 
-from helpers import ROOT
+from helpers import SPECS, network_specs, spec_files, spec_id
 
-ALL_SPECS = sorted(ROOT.glob("specs/**/*.res"))
-NETWORK_SPECS = [p for p in ALL_SPECS if load_program(p).networks]
-LIBRARY_SPECS = [p for p in ALL_SPECS if p not in NETWORK_SPECS]  # families only
+NETWORK_SPECS = network_specs()
+LIBRARY_SPECS = [p for p in spec_files() if p not in NETWORK_SPECS]  # families only
 # The deepest or widest nets take seconds each to build and run on a CPU.
 SLOW_SPECS = {"resnet101", "resnet152", "resnet1202", "vgg19"}
 
@@ -46,10 +44,6 @@ family tiny(n, shortcut = A) {
 
 def tiny(shortcut: str = "A", n: int = 1) -> ir.Network:
     return network_from_text(TINY_FAMILY + f"network tiny_{shortcut} = tiny(n = {n}, shortcut = {shortcut})\n")
-
-
-def spec_id(path: Path) -> str:
-    return str(path.relative_to(ROOT / "specs"))
 
 
 def randomize(model: nn.Module, seed: int = 0) -> nn.Module:
@@ -347,7 +341,7 @@ def test_ddp_wraps_and_trains(tmp_path):
 
 # ---- save and load ------------------------------------------------------------------------------------
 def test_save_and_load_round_trip_is_bitwise(tmp_path):
-    spec = ROOT / "specs" / "resnet20.res"  # imports cifar.res: the sources travel
+    spec = SPECS / "resnet20.res"  # imports cifar.res: the sources travel
     net = parse_network(spec)
     model = randomize(compile_network(net)).eval()
     path = save_model(model, tmp_path / "model.pt")
@@ -365,7 +359,7 @@ def test_save_and_load_round_trip_is_bitwise(tmp_path):
     assert stored["input"] == [3, 32, 32] and stored["resdsl_version"] == resdsl.__version__
     sources = stored["origin"]["sources"]
     assert sources[str(spec)] == spec.read_text()
-    assert (ROOT / "specs" / "cifar.res").read_text() in sources.values()
+    assert (SPECS / "cifar.res").read_text() in sources.values()
 
 
 def test_a_model_file_is_rebuilt_without_its_spec_files(tmp_path):
@@ -384,7 +378,7 @@ def test_a_model_file_is_rebuilt_without_its_spec_files(tmp_path):
 
 
 def test_a_model_file_with_an_input_override_keeps_it(tmp_path):
-    net = parse_network(ROOT / "specs" / "resnet20.res", input=(3, 16, 16))
+    net = parse_network(SPECS / "resnet20.res", input=(3, 16, 16))
     loaded = load_saved(save_model(net, tmp_path / "small.pt"))
     assert loaded.network.input == (3, 16, 16)
 
@@ -481,7 +475,7 @@ def test_describe_module_lists_stages_blocks_and_shortcuts():
 
 
 def test_describe_module_of_a_net_without_residual_points():
-    rows = describe_module(parse_network(ROOT / "specs" / "vgg19.res"))
+    rows = describe_module(parse_network(SPECS / "vgg19.res"))
     assert rows[0]["block"] == "2 x conv_relu" and rows[0]["shortcut"] == ""
     assert rows[0]["blocks"][0]["shortcut"] is None and rows[0]["layers"] == ["layer1.2"]
 
@@ -490,7 +484,7 @@ def test_reserved_labels_cover_every_name_a_compiled_module_uses():
     """The lowering refuses these labels without importing torch; torch decides them."""
     from resdsl.ir.layers import RESERVED_LABELS
 
-    model = compile_network(parse_network(ROOT / "specs" / "resnet20.res"))
+    model = compile_network(parse_network(SPECS / "resnet20.res"))
     block = model.layer2[0]
     used = {n for n in dir(nn.Module) + dir(nn.Sequential) + dir(type(block)) + dir(type(model))
             if not n.startswith("_")}
@@ -500,7 +494,7 @@ def test_reserved_labels_cover_every_name_a_compiled_module_uses():
 
 def test_torchscript_scripts_every_compiled_network():
     for spec in ("resnet20", "resnet34_C", "plain20", "vgg19"):
-        net = parse_network(ROOT / "specs" / f"{spec}.res")
+        net = parse_network(SPECS / f"{spec}.res")
         model = randomize(compile_network(net)).eval()
         scripted = torch.jit.script(model)
         x = torch.randn(1, *net.input)

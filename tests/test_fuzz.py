@@ -25,9 +25,9 @@ from resdsl.lower import lower
 from resdsl.recipes import lower_recipe
 from resdsl.parser import _parser
 
-ROOT = Path(__file__).resolve().parents[1]
-SPECS = ROOT / "specs"
-PRELUDE = (ROOT / "resdsl" / "prelude.res").read_text(encoding="utf-8")
+from helpers import PRELUDE as PRELUDE_FILE, SPECS, spec_files
+
+PRELUDE = PRELUDE_FILE.read_text(encoding="utf-8")
 # Libraries get a network that uses them, so that mutating them reaches the lowering.
 USERS = {
     "cifar.res": "network user = cifar_resnet(n = 1)\n",
@@ -37,7 +37,7 @@ USERS = {
                    "    head { avgpool; fc classes }\n    train cifar10_warmup { lr 0.05 }\n}\n",
 }
 SEEDS = [(p.read_text(encoding="utf-8") + USERS.get(p.name, ""), p.parent)
-         for p in [*sorted(SPECS.glob("**/*.res")), ROOT / "resdsl" / "prelude.res"]]
+         for p in [*spec_files(), PRELUDE_FILE]]
 
 _TOKEN = re.compile(r"\d+(?:x\d+)+|\d+(?:\.\d+)?[KMGT]?|\w+|\"[^\"\n]*\"|//|==|!=|\S")
 VOCABULARY = sorted({t for text, _ in SEEDS for t in _TOKEN.findall(text)})

@@ -12,7 +12,7 @@ from resdsl.loader import program_from_text
 from resdsl.lower import lower, quantity
 from resdsl.parser import parse
 
-from helpers import REFERENCE, ROOT
+from helpers import REFERENCE, SPECS
 
 TINY = """
 network tiny {
@@ -108,21 +108,21 @@ def test_a_spec_may_redefine_a_prelude_block():
 
 
 def test_bottleneck_stride_position_is_a_block_parameter():
-    paper = parse_network(ROOT / "specs" / "resnet50.res")
-    tv = parse_network(ROOT / "specs" / "torchvision" / "resnet50.res")
+    paper = parse_network(SPECS / "resnet50.res")
+    tv = parse_network(SPECS / "torchvision" / "resnet50.res")
     strides = lambda net: [i.stride for i in net.stages[2].blocks[0].items if i.kind == "conv"]
     assert strides(paper) == [2, 1, 1]
     assert strides(tv) == [1, 2, 1]
 
 
 def test_input_override_changes_every_shape():
-    net = parse_network(ROOT / "specs" / "resnet18.res", input=(3, 32, 32))
+    net = parse_network(SPECS / "resnet18.res", input=(3, 32, 32))
     assert net.input == (3, 32, 32)
     assert net.stages[-2].out_shape == (512, 1, 1)
 
 
 def test_module_names_follow_torchvision():
-    net = parse_network(ROOT / "specs" / "resnet18.res")
+    net = parse_network(SPECS / "resnet18.res")
     stem, head = net.stages[0], net.stages[-1]
     assert [i.name for i in stem.items] == ["conv1", "bn1", "relu", "maxpool"]
     assert [i.name for i in head.items] == ["avgpool", "fc"]
@@ -140,7 +140,7 @@ def test_expect_quantities_carry_the_rounding_of_the_written_figure(text, value,
 
 def test_cifar_recipe_is_the_papers():
     paper = json.loads((REFERENCE / "paper.json").read_text())["cifar10_recipe"]
-    recipe = parse_network(ROOT / "specs" / "resnet56.res").recipe
+    recipe = parse_network(SPECS / "resnet56.res").recipe
     assert (recipe.batch_size, recipe.lr, recipe.lr_gamma) == (paper["batch"], paper["lr"], paper["lr_gamma"])
     assert recipe.lr_steps == tuple(paper["lr_steps_iterations"])
     assert recipe.iterations == paper["iterations"]
@@ -151,7 +151,7 @@ def test_cifar_recipe_is_the_papers():
 
 @pytest.mark.parametrize("name", ["resnet110", "resnet1202"])
 def test_deepest_cifar_nets_warm_up(name):
-    recipe = parse_network(ROOT / "specs" / f"{name}.res").recipe
+    recipe = parse_network(SPECS / f"{name}.res").recipe
     assert (recipe.warmup_lr, recipe.warmup_until_error, recipe.lr) == (0.01, 0.8, 0.1)
 
 

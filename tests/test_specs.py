@@ -7,9 +7,9 @@ from resdsl.loader import load_program
 from resdsl.lower import lower
 from resdsl.parser import parse
 
-from helpers import ROOT, network_specs, spec_files, spec_id
+from helpers import PRELUDE, REFERENCE, SPECS, network_specs, spec_files, spec_id
 
-ALL = spec_files() + [ROOT / "resdsl" / "prelude.res"]
+ALL = spec_files() + [PRELUDE]
 
 
 @pytest.mark.parametrize("path", ALL, ids=lambda p: p.name if p.parent.name == "resdsl" else spec_id(p))
@@ -27,8 +27,8 @@ def test_ir_round_trip(path, tmp_path):
     import shutil
 
     net = lower(load_program(path))
-    shutil.copytree(ROOT / "specs", tmp_path / "specs")  # relative imports keep working
-    copy = tmp_path / "specs" / path.relative_to(ROOT / "specs")
+    shutil.copytree(SPECS, tmp_path / "specs")  # relative imports keep working
+    copy = tmp_path / "specs" / path.relative_to(SPECS)
     copy.write_text(format_module(parse(path.read_text(), str(path))))
     again = lower(load_program(copy))
     assert again.model_dump() == net.model_dump()
@@ -45,7 +45,7 @@ def test_spec_cites_its_source(path):
 def test_ir_json_is_complete_enough_to_rebuild():
     from resdsl import ir
 
-    net = lower(load_program(ROOT / "specs" / "resnet50.res"))
+    net = lower(load_program(SPECS / "resnet50.res"))
     assert ir.Network.model_validate_json(net.model_dump_json()) == net
 
 
@@ -58,7 +58,7 @@ def test_every_paper_network_has_a_spec():
     torchvision = {f"torchvision/resnet{d}" for d in (18, 34, 50, 101, 152)} | {
         "torchvision/wide_resnet50_2", "torchvision/resnext50_32x4d", "torchvision/vgg16",
         "torchvision/vgg19_bn"}
-    timm = {f"timm/{p.stem}" for p in (ROOT / "tests" / "reference" / "timm").glob("*.json")}
+    timm = {f"timm/{p.stem}" for p in (REFERENCE / "timm").glob("*.json")}
     after = {"resnet110_preact", "resnet164_preact", "resnet1001_preact", "highway20",
              "highway32", "highway44", "highway56"}
     assert paper | torchvision | timm | after <= names
