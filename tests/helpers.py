@@ -1,4 +1,4 @@
-"""Shared paths for the tests.
+"""Shared paths and small specs for the tests.
 
 Every test module imports its paths from here (tests/ is on sys.path: pytest puts the
 rootdir of tests/conftest.py there, and train_script.py does for its processes).
@@ -15,6 +15,21 @@ TESTS = ROOT / "tests"
 GOLDEN = TESTS / "golden"
 INVALID = TESTS / "invalid"  # one broken rule per file; helpers they import in imports/
 REFERENCE = TESTS / "reference"  # copied from the team's shared/reference/
+
+# A network small enough to lower in milliseconds: a stage that keeps the shape and one
+# that halves it and doubles the channels, so both shortcut cases show up.
+TINY = """
+network tiny {
+    input 3x32x32
+    classes 10
+    shortcut A
+    stem { conv 3x3, 16; batchnorm; relu }
+    stage s1: 2 x basic(16)
+    stage s2: 2 x basic(32), stride 2
+    head { avgpool; fc classes }
+}
+"""
+
 
 def spec_files() -> list[Path]:
     return sorted(SPECS.glob("**/*.res"))
@@ -34,4 +49,12 @@ def _network_specs() -> tuple[Path, ...]:  # several modules parametrize over th
 
 def spec_id(path: Path) -> str:
     return str(path.relative_to(SPECS).with_suffix(""))
+
+
+def lower_text(text: str, network: str | None = None, **kw):
+    """The IR of `network` (the only one, unless named) of a spec given as text."""
+    from resdsl.loader import program_from_text
+    from resdsl.lower import lower
+
+    return lower(program_from_text(text), network, **kw)
 

@@ -13,7 +13,7 @@ from resdsl import analyze, network_from_text, parse_network
 from resdsl.analyzer import shortcut_kind
 from resdsl.compiler import compile_network
 
-from helpers import SPECS
+from helpers import SPECS, TINY, lower_text
 
 
 def randomize(model: nn.Module, seed: int = 0) -> nn.Module:
@@ -52,6 +52,26 @@ def test_the_paper_options_are_declared_in_the_prelude():
     shortcuts = prelude_namespace().shortcuts
     assert {"A", "B", "C", "none", "D", "preact"} <= set(shortcuts)
     assert [c.name for c in shortcuts["C"].cases] == ["same", "changed"]
+
+
+@pytest.mark.parametrize("option, first_kind, later_kind", [
+    ("A", "zero_pad", "identity"), ("B", "projection", "identity"),
+    ("C", "projection", "projection"), ("none", "none", "none"),
+])
+def test_shortcut_options(option, first_kind, later_kind):
+    net = lower_text(TINY.replace("shortcut A", f"shortcut {option}"))
+    blocks = net.stages[2].blocks
+    assert shortcut_kind(blocks[0]) == first_kind
+    assert shortcut_kind(blocks[1]) == later_kind
+    assert all(b.merge.shortcut.decl == option for b in blocks)
+
+
+def test_bottleneck_stride_position_is_a_block_parameter():
+    paper = parse_network(SPECS / "resnet50.res")
+    tv = parse_network(SPECS / "torchvision" / "resnet50.res")
+    strides = lambda net: [i.stride for i in net.stages[2].blocks[0].items if i.kind == "conv"]
+    assert strides(paper) == [2, 1, 1]
+    assert strides(tv) == [1, 2, 1]
 
 
 def test_a_spec_declares_its_own_shortcut_and_names_its_modules():
