@@ -30,6 +30,20 @@ network tiny {
 }
 """
 
+# The same shape as a family of the shortcut option and the depth, on 8x8 inputs: every
+# shortcut kind shows up in two blocks, and a network compiles and runs in milliseconds.
+TINY_FAMILY = """
+family tiny(n, shortcut = A) {
+    input    3x8x8
+    classes  10
+    shortcut shortcut
+    stem conv1 { conv 3x3, 4; batchnorm; relu }
+    stage conv2_x: n x basic(4)
+    stage conv3_x: n x basic(8), stride 2
+    head { avgpool; fc classes }
+}
+"""
+
 
 def spec_files() -> list[Path]:
     return sorted(SPECS.glob("**/*.res"))
@@ -58,3 +72,24 @@ def lower_text(text: str, network: str | None = None, **kw):
 
     return lower(program_from_text(text), network, **kw)
 
+
+def tiny_net(shortcut: str = "A", n: int = 1):
+    """The IR of TINY_FAMILY with `shortcut` and `n` blocks a stage."""
+    from resdsl import network_from_text
+
+    return network_from_text(TINY_FAMILY + f"network tiny_{shortcut} = tiny(n = {n}, shortcut = {shortcut})\n")
+
+
+def randomize(model, seed: int = 0, scale: float = 0.3):
+    """`model` with non-trivial weights and BN statistics (the same for a seed), so that
+    every layer shows in its output."""
+    import torch
+
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, tensor in model.state_dict().items():
+            if tensor.is_floating_point():
+                fill = torch.rand(tensor.shape, generator=g) + 0.5 if name.endswith("running_var") \
+                    else torch.randn(tensor.shape, generator=g) * scale
+                tensor.copy_(fill)
+    return model

@@ -13,17 +13,7 @@ from resdsl import analyze, network_from_text, parse_network
 from resdsl.analyzer import shortcut_kind
 from resdsl.compiler import compile_network
 
-from helpers import SPECS, TINY, lower_text
-
-
-def randomize(model: nn.Module, seed: int = 0) -> nn.Module:
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for name, tensor in model.state_dict().items():
-            if tensor.is_floating_point():
-                tensor.copy_(torch.rand(tensor.shape, generator=g) + 0.5 if name.endswith("running_var")
-                             else torch.randn(tensor.shape, generator=g) * 0.3)
-    return model.eval()
+from helpers import SPECS, TINY, lower_text, randomize
 
 
 def tiny(block: str, shortcut: str = "B", extra: str = "") -> str:
@@ -42,7 +32,7 @@ network tiny {{
 
 def built(text: str):
     net = network_from_text(text)
-    return net, randomize(compile_network(net))
+    return net, randomize(compile_network(net)).eval()
 
 
 # ---- the paper's options are declarations ------------------------------------------------
@@ -222,7 +212,7 @@ def test_dilation_groupnorm_and_adaptive_pooling():
         stem { conv 3x3, 8, dilation 2; groupnorm 4; relu; adaptive_avgpool 2x3 }
         head { flatten; fc classes }
     }""")
-    model = randomize(compile_network(net))
+    model = randomize(compile_network(net)).eval()
     conv, norm, pool = model.conv1, model.gn1, model.adaptive_avgpool
     assert conv.dilation == (2, 2) and conv.padding == (2, 2) and norm.num_groups == 4
     x = torch.randn(2, 4, 9, 9)
