@@ -142,8 +142,9 @@ def _one_line(items: list[syn.Statement], texts: list[str], prefix: str) -> str 
             or any("\n" in text for text in texts):
         return None
     space = " " if prefix else ""
-    # On one line, labels are not aligned: `{ avgpool; fc: conv 1x1, 10 }`.
-    texts = [re.sub(r"^(\w+:)\s+", r"\1 ", text.strip()) for text in texts]
+    # On one line, labels and recipe fields are not aligned: `{ avgpool; fc: conv 1x1, 10 }`,
+    # `{ lr 0.05; lr_steps 1, 2 }`.
+    texts = [re.sub(r"^(\w+:?)\s+", r"\1 ", text.strip()) for text in texts]
     line = f"{prefix}{space}{{ {'; '.join(texts)} }}" if texts else f"{prefix}{space}{{ }}"
     return line if len(line) <= LINE_WIDTH else None
 

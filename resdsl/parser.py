@@ -438,33 +438,42 @@ def _attach_comments(module: syn.Module, tokens: list[Token]) -> syn.Module:
     """Give each statement the whole-line comments above it and the one at its end."""
     pending = deque(tokens)
     decls = _attach_all(module.decls, pending)
-    rest = tuple(_comment_text(t) for t in pending)
+    rest = tuple(_take_comments(pending, None))
     return replace(module, decls=decls, end_comments=rest)
 
 
-def _attach_all(stmts: list, pending: deque) -> list:
-    starts = [s.span.line if s.span else None for s in stmts[1:]] + [None]
+def _take_comments(pending: deque, before_line: int | None) -> list[str]:
+    """The comments of `pending` above `before_line` (all of them if None), with a
+    BLANK_LINE where an empty line keeps two paragraphs of comments apart."""
+    taken: list[str] = []
+    last_line = None
+    while pending and (before_line is None or pending[0].line < before_line):
+        token = pending.popleft()
+        if last_line is not None and token.line > last_line + 1:
+            taken.append(BLANK_LINE)
+        taken.append(_comment_text(token))
+        last_line = token.line
+    return taken
+
+
+def _attach_all(stmts: list, pending: deque, closing_line: int | None = None) -> list:
+    """`closing_line`: where the body holding `stmts` closes (None at the top level)."""
+    starts = [s.span.line if s.span else None for s in stmts[1:]] + [closing_line]
     return [_attach(stmt, pending, next_start) for stmt, next_start in zip(stmts, starts)]
 
 
 def _attach(stmt, pending: deque, next_start: int | None):
-    """`next_start`: the line where the next sibling begins; a comment at the end of a
-    line belongs to the last statement on it."""
+    """`next_start`: the line where the next sibling begins, or the body around it
+    closes. A comment at the end of a line belongs to the last statement on it, the
+    outermost where several end there: `head { avgpool; fc classes }  # ...` is the
+    head's, not the fc's."""
     if stmt.span is None:
         return stmt
-    leading: list[str] = []
-    last_line = None
-    while pending and pending[0].line < stmt.span.line:
-        token = pending.popleft()
-        if last_line is not None and token.line > last_line + 1:
-            leading.append(BLANK_LINE)  # keep paragraphs of comments apart
-        leading.append(_comment_text(token))
-        last_line = token.line
-    update: dict = {"comments": tuple(leading)}
+    update: dict = {"comments": tuple(_take_comments(pending, stmt.span.line))}
     for field in ("body", "fields", "cases"):
         children = getattr(stmt, field, None)
         if isinstance(children, list) and children and isinstance(children[0], syn.Statement):
-            update[field] = _attach_all(children, pending)
+            update[field] = _attach_all(children, pending, stmt.span.end_line)
     last_on_line = next_start != stmt.span.end_line
     if last_on_line and pending and pending[0].line == stmt.span.end_line:
         update["trailing_comment"] = _comment_text(pending.popleft())

@@ -2,15 +2,19 @@
 
 `pytest --update-goldens` rewrites every golden a test compares with (review the diff);
 without it, a mismatch fails and shows where the texts first differ.
+
+Layout: tests/ mirrors resdsl/ (test_parser.py for parser.py, ir/ for resdsl/ir/, train/
+for resdsl/train/). tests/ itself has no __init__.py: pytest puts it on sys.path as the
+rootdir of this file, so every test module imports `helpers` (shared paths and specs).
+Each folder below it is a package (it has an __init__.py), so that its modules cannot
+clash by name with another folder's.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
-GOLDEN_DIR = Path(__file__).parent / "golden"
+from helpers import GOLDEN as GOLDEN_DIR
 
 
 def pytest_addoption(parser):

@@ -1,10 +1,48 @@
-"""Shared paths for the tests."""
+"""Shared paths and small specs for the tests.
 
+Every test module imports its paths from here (tests/ is on sys.path: pytest puts the
+rootdir of tests/conftest.py there, and train_script.py does for its processes).
+"""
+
+from functools import lru_cache
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 SPECS = ROOT / "specs"
-REFERENCE = ROOT / "tests" / "reference"  # copied from the team's shared/reference/
+PRELUDE = ROOT / "resdsl" / "prelude.res"
+BENCH = ROOT / "bench"
+TESTS = ROOT / "tests"
+GOLDEN = TESTS / "golden"
+INVALID = TESTS / "invalid"  # one broken rule per file; helpers they import in imports/
+REFERENCE = TESTS / "reference"  # copied from the team's shared/reference/
+
+# A network small enough to lower in milliseconds: a stage that keeps the shape and one
+# that halves it and doubles the channels, so both shortcut cases show up.
+TINY = """
+network tiny {
+    input 3x32x32
+    classes 10
+    shortcut A
+    stem { conv 3x3, 16; batchnorm; relu }
+    stage s1: 2 x basic(16)
+    stage s2: 2 x basic(32), stride 2
+    head { avgpool; fc classes }
+}
+"""
+
+# The same shape as a family of the shortcut option and the depth, on 8x8 inputs: every
+# shortcut kind shows up in two blocks, and a network compiles and runs in milliseconds.
+TINY_FAMILY = """
+family tiny(n, shortcut = A) {
+    input    3x8x8
+    classes  10
+    shortcut shortcut
+    stem conv1 { conv 3x3, 4; batchnorm; relu }
+    stage conv2_x: n x basic(4)
+    stage conv3_x: n x basic(8), stride 2
+    head { avgpool; fc classes }
+}
+"""
 
 
 def spec_files() -> list[Path]:
@@ -13,10 +51,45 @@ def spec_files() -> list[Path]:
 
 def network_specs() -> list[Path]:
     """Specs that declare a network (cifar.res and torchvision.res are libraries)."""
+    return list(_network_specs())
+
+
+@lru_cache(maxsize=1)
+def _network_specs() -> tuple[Path, ...]:  # several modules parametrize over them
     from resdsl.loader import load_program
 
-    return [p for p in spec_files() if load_program(p).networks]
+    return tuple(p for p in spec_files() if load_program(p).networks)
 
 
 def spec_id(path: Path) -> str:
     return str(path.relative_to(SPECS).with_suffix(""))
+
+
+def lower_text(text: str, network: str | None = None, **kw):
+    """The IR of `network` (the only one, unless named) of a spec given as text."""
+    from resdsl.loader import program_from_text
+    from resdsl.lower import lower
+
+    return lower(program_from_text(text), network, **kw)
+
+
+def tiny_net(shortcut: str = "A", n: int = 1):
+    """The IR of TINY_FAMILY with `shortcut` and `n` blocks a stage."""
+    from resdsl import network_from_text
+
+    return network_from_text(TINY_FAMILY + f"network tiny_{shortcut} = tiny(n = {n}, shortcut = {shortcut})\n")
+
+
+def randomize(model, seed: int = 0, scale: float = 0.3):
+    """`model` with non-trivial weights and BN statistics (the same for a seed), so that
+    every layer shows in its output."""
+    import torch
+
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, tensor in model.state_dict().items():
+            if tensor.is_floating_point():
+                fill = torch.rand(tensor.shape, generator=g) + 0.5 if name.endswith("running_var") \
+                    else torch.randn(tensor.shape, generator=g) * scale
+                tensor.copy_(fill)
+    return model

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "bench"))
+from helpers import BENCH
+
+sys.path.insert(0, str(BENCH))
 
 import train_throughput  # noqa: E402
 
@@ -33,7 +33,7 @@ def test_the_baseline_is_the_same_network_as_the_spec(name):
 @pytest.mark.slow  # about 15 s: two models, a few steps each, then the trainer
 def test_train_throughput_runs_and_reports_a_ratio():
     done = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "train_throughput.py"), "--device", "cpu",
+        [sys.executable, str(BENCH / "train_throughput.py"), "--device", "cpu",
          "--networks", "resnet20", "--modes", "fp32", "--steps", "1", "--rounds", "2"],
         capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr

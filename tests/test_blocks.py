@@ -13,17 +13,7 @@ from resdsl import analyze, network_from_text, parse_network
 from resdsl.analyzer import shortcut_kind
 from resdsl.compiler import compile_network
 
-from helpers import SPECS
-
-
-def randomize(model: nn.Module, seed: int = 0) -> nn.Module:
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for name, tensor in model.state_dict().items():
-            if tensor.is_floating_point():
-                tensor.copy_(torch.rand(tensor.shape, generator=g) + 0.5 if name.endswith("running_var")
-                             else torch.randn(tensor.shape, generator=g) * 0.3)
-    return model.eval()
+from helpers import SPECS, TINY, lower_text, randomize
 
 
 def tiny(block: str, shortcut: str = "B", extra: str = "") -> str:
@@ -42,7 +32,7 @@ network tiny {{
 
 def built(text: str):
     net = network_from_text(text)
-    return net, randomize(compile_network(net))
+    return net, randomize(compile_network(net)).eval()
 
 
 # ---- the paper's options are declarations ------------------------------------------------
@@ -52,6 +42,26 @@ def test_the_paper_options_are_declared_in_the_prelude():
     shortcuts = prelude_namespace().shortcuts
     assert {"A", "B", "C", "none", "D", "preact"} <= set(shortcuts)
     assert [c.name for c in shortcuts["C"].cases] == ["same", "changed"]
+
+
+@pytest.mark.parametrize("option, first_kind, later_kind", [
+    ("A", "zero_pad", "identity"), ("B", "projection", "identity"),
+    ("C", "projection", "projection"), ("none", "none", "none"),
+])
+def test_shortcut_options(option, first_kind, later_kind):
+    net = lower_text(TINY.replace("shortcut A", f"shortcut {option}"))
+    blocks = net.stages[2].blocks
+    assert shortcut_kind(blocks[0]) == first_kind
+    assert shortcut_kind(blocks[1]) == later_kind
+    assert all(b.merge.shortcut.decl == option for b in blocks)
+
+
+def test_bottleneck_stride_position_is_a_block_parameter():
+    paper = parse_network(SPECS / "resnet50.res")
+    tv = parse_network(SPECS / "torchvision" / "resnet50.res")
+    strides = lambda net: [i.stride for i in net.stages[2].blocks[0].items if i.kind == "conv"]
+    assert strides(paper) == [2, 1, 1]
+    assert strides(tv) == [1, 2, 1]
 
 
 def test_a_spec_declares_its_own_shortcut_and_names_its_modules():
@@ -202,7 +212,7 @@ def test_dilation_groupnorm_and_adaptive_pooling():
         stem { conv 3x3, 8, dilation 2; groupnorm 4; relu; adaptive_avgpool 2x3 }
         head { flatten; fc classes }
     }""")
-    model = randomize(compile_network(net))
+    model = randomize(compile_network(net)).eval()
     conv, norm, pool = model.conv1, model.gn1, model.adaptive_avgpool
     assert conv.dilation == (2, 2) and conv.padding == (2, 2) and norm.num_groups == 4
     x = torch.randn(2, 4, 9, 9)

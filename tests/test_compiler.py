@@ -5,64 +5,24 @@ torch.compile, TorchScript, DDP, save and load)."""
 from __future__ import annotations
 
 import copy
-import os
-import stat
-from pathlib import Path
 
 import pytest
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-import resdsl
-from resdsl import ir, network_from_text, parse_network
-from resdsl.compiler import CompiledNetwork, compile_network, describe_module
-from resdsl.diagnostics import ResdslError, ResdslFileError, ResdslValidationError
-from resdsl.loader import load_program
-from resdsl.modelfile import FORMAT_VERSION, load_saved, save_model
+from resdsl import network_from_text, parse_network
+from resdsl.compiler import compile_network, describe_module
+from resdsl.diagnostics import ResdslError, ResdslValidationError
+from resdsl.modelfile import load_saved, save_model
 
-from helpers import ROOT
+from helpers import (SPECS, TINY_FAMILY, network_specs, randomize, spec_files, spec_id,
+                     tiny_net)
 
-ALL_SPECS = sorted(ROOT.glob("specs/**/*.res"))
-NETWORK_SPECS = [p for p in ALL_SPECS if load_program(p).networks]
-LIBRARY_SPECS = [p for p in ALL_SPECS if p not in NETWORK_SPECS]  # families only
+NETWORK_SPECS = network_specs()
+LIBRARY_SPECS = [p for p in spec_files() if p not in NETWORK_SPECS]  # families only
 # The deepest or widest nets take seconds each to build and run on a CPU.
 SLOW_SPECS = {"resnet101", "resnet152", "resnet1202", "vgg19"}
-
-# A small CIFAR-style family: a stage that keeps the shape and one that halves it and
-# doubles the channels, so every shortcut kind shows up in two blocks.
-TINY_FAMILY = """
-family tiny(n, shortcut = A) {
-    input    3x8x8
-    classes  10
-    shortcut shortcut
-    stem conv1 { conv 3x3, 4; batchnorm; relu }
-    stage conv2_x: n x basic(4)
-    stage conv3_x: n x basic(8), stride 2
-    head { avgpool; fc classes }
-}
-"""
-
-
-def tiny(shortcut: str = "A", n: int = 1) -> ir.Network:
-    return network_from_text(TINY_FAMILY + f"network tiny_{shortcut} = tiny(n = {n}, shortcut = {shortcut})\n")
-
-
-def spec_id(path: Path) -> str:
-    return str(path.relative_to(ROOT / "specs"))
-
-
-def randomize(model: nn.Module, seed: int = 0) -> nn.Module:
-    """Non-trivial weights and BN statistics, so every layer shows in the output."""
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for name, tensor in model.state_dict().items():
-            if tensor.is_floating_point():
-                fill = torch.rand(tensor.shape, generator=g) + 0.5 if name.endswith("running_var") \
-                    else torch.randn(tensor.shape, generator=g) * 0.3
-                tensor.copy_(fill)
-    return model
-
 
 def main_path(block: nn.Module, x: torch.Tensor) -> torch.Tensor:
     """A basic block's layers before its residual point, written out by hand."""
@@ -94,7 +54,7 @@ def test_files_without_a_network_say_so(path):
 
 
 def test_top_level_names_and_order_are_torchvision_s():
-    model = compile_network(tiny("B"))
+    model = compile_network(tiny_net("B"))
     assert [name for name, _ in model.named_children()] == \
         ["conv1", "bn1", "relu", "layer1", "layer2", "avgpool", "fc"]
     assert list(model.state_dict())[-2:] == ["fc.weight", "fc.bias"]
@@ -106,7 +66,7 @@ def test_top_level_names_and_order_are_torchvision_s():
 
 # ---- shortcuts, as the paper defines them ------------------------------------------------------
 def test_option_a_pads_with_zero_channels_and_has_no_parameters():
-    model = randomize(compile_network(tiny("A"))).eval()
+    model = randomize(compile_network(tiny_net("A"))).eval()
     block = model.layer2[0]
     assert type(block.downsample).__name__ == "ZeroPadShortcut"
     assert list(block.downsample.parameters()) == [] and list(block.downsample.buffers()) == []
@@ -124,7 +84,7 @@ def test_option_a_pads_with_zero_channels_and_has_no_parameters():
 
 
 def test_option_b_projects_only_where_the_shape_changes():
-    model = randomize(compile_network(tiny("B", n=2))).eval()
+    model = randomize(compile_network(tiny_net("B", n=2))).eval()
     projected = [name for name, m in model.named_modules() if name.endswith("downsample")]
     assert projected == ["layer2.0.downsample"]
     conv, bn = model.layer2[0].downsample
@@ -139,19 +99,19 @@ def test_option_b_projects_only_where_the_shape_changes():
 
 
 def test_option_c_projects_on_every_block():
-    net = tiny("C", n=2)
+    net = tiny_net("C", n=2)
     model = compile_network(net)
     blocks = [b for stage in (model.layer1, model.layer2) for b in stage]
     assert all(isinstance(b.downsample, nn.Sequential) for b in blocks)
     assert all(b.downsample[0].kernel_size == (1, 1) for b in blocks)
     assert param_count(model) == net.params
-    assert param_count(model) - param_count(compile_network(tiny("B", n=2))) == sum(
+    assert param_count(model) - param_count(compile_network(tiny_net("B", n=2))) == sum(
         b.downsample[0].weight.numel() + 2 * b.downsample[1].num_features for b in blocks
         if b is not model.layer2[0])
 
 
 def test_plain_net_adds_nothing():
-    model = randomize(compile_network(tiny("none", n=2))).eval()
+    model = randomize(compile_network(tiny_net("none", n=2))).eval()
     assert not any(name.endswith("downsample") for name, _ in model.named_modules())
     x = torch.randn(2, 4, 8, 8)
     with torch.no_grad():
@@ -161,13 +121,13 @@ def test_plain_net_adds_nothing():
 
 
 def test_plain_and_residual_nets_have_the_same_parameters_for_option_a():
-    assert param_count(compile_network(tiny("none", n=2))) == \
-        param_count(compile_network(tiny("A", n=2)))
+    assert param_count(compile_network(tiny_net("none", n=2))) == \
+        param_count(compile_network(tiny_net("A", n=2)))
 
 
 # ---- initialisation -----------------------------------------------------------------------------
 def test_zero_init_residual_zeroes_the_bn_before_each_residual_point():
-    model = compile_network(tiny("B", n=2), zero_init_residual=True).eval()
+    model = compile_network(tiny_net("B", n=2), zero_init_residual=True).eval()
     blocks = [b for stage in (model.layer1, model.layer2) for b in stage]
     for block in blocks:
         assert torch.count_nonzero(block.bn2.weight) == 0
@@ -177,7 +137,7 @@ def test_zero_init_residual_zeroes_the_bn_before_each_residual_point():
     with torch.no_grad():  # every block starts as its shortcut
         assert torch.equal(model.layer1[0](x), F.relu(x))
         assert torch.equal(model.layer2[0](x), F.relu(model.layer2[0].downsample(x)))
-    default = compile_network(tiny("B"))
+    default = compile_network(tiny_net("B"))
     assert torch.all(default.layer1[0].bn2.weight == 1)
 
 
@@ -187,7 +147,7 @@ def test_zero_init_residual_in_a_bottleneck_zeroes_bn3_and_spares_the_plain_net(
     block = model.layer1[0]
     assert torch.count_nonzero(block.bn3.weight) == 0 and torch.all(block.bn2.weight == 1)
     # A plain block has no shortcut to start from: zeroing would silence the net.
-    plain = compile_network(tiny("none"), zero_init_residual=True)
+    plain = compile_network(tiny_net("none"), zero_init_residual=True)
     assert torch.all(plain.layer1[0].bn2.weight == 1)
 
 
@@ -279,14 +239,14 @@ def test_duplicate_top_level_names_are_an_error():
 
 # ---- plain nn.Modules at run time ---------------------------------------------------------------------
 def test_forward_is_only_the_layer_calls_and_one_addition():
-    block = compile_network(tiny("B")).layer1[0]
+    block = compile_network(tiny_net("B")).layer1[0]
     graph = torch.fx.symbolic_trace(block).graph
     ops = [str(node.target) for node in graph.nodes if node.op in ("call_module", "call_function")]
     assert ops == ["conv1", "bn1", "relu1", "conv2", "bn2", "<built-in function add>", "relu2"]
 
 
 def test_replacing_a_submodule_is_seen_by_forward():
-    model = compile_network(tiny("A")).eval()
+    model = compile_network(tiny_net("A")).eval()
     block = model.layer1[0]
     block.bn2 = nn.Identity()
     x = torch.randn(1, 4, 8, 8)
@@ -295,7 +255,7 @@ def test_replacing_a_submodule_is_seen_by_forward():
 
 
 def test_deepcopy_gives_an_independent_equal_model():
-    model = randomize(compile_network(tiny("B"))).eval()
+    model = randomize(compile_network(tiny_net("B"))).eval()
     twin = copy.deepcopy(model)
     x = torch.randn(2, 3, 8, 8)
     with torch.no_grad():
@@ -306,7 +266,7 @@ def test_deepcopy_gives_an_independent_equal_model():
 
 
 def test_to_another_dtype():
-    model = randomize(compile_network(tiny("A"))).eval()
+    model = randomize(compile_network(tiny_net("A"))).eval()
     x = torch.randn(2, 3, 8, 8)
     with torch.no_grad():
         expected = model(x)
@@ -318,7 +278,7 @@ def test_to_another_dtype():
 
 def test_torch_compile_traces_the_whole_network_in_one_graph():
     torch._dynamo.reset()
-    model = randomize(compile_network(tiny("A"))).train()
+    model = randomize(compile_network(tiny_net("A"))).train()
     x = torch.randn(4, 3, 8, 8)
     expected = model(x)
     compiled = torch.compile(model, backend="eager", fullgraph=True)  # fullgraph: no breaks
@@ -386,7 +346,7 @@ def test_ddp_wraps_and_trains(tmp_path):
         pytest.skip("torch.distributed unavailable, or a process group is already set up")
     dist.init_process_group("gloo", init_method=f"file://{tmp_path / 'store'}", rank=0, world_size=1)
     try:
-        model = DistributedDataParallel(compile_network(tiny("B")))
+        model = DistributedDataParallel(compile_network(tiny_net("B")))
         model(torch.randn(2, 3, 8, 8)).sum().backward()
         assert model.module.layer2[0].downsample[0].weight.grad is not None
         path = save_model(model, tmp_path / "ddp.pt")  # unwraps to the network inside
@@ -395,126 +355,9 @@ def test_ddp_wraps_and_trains(tmp_path):
         dist.destroy_process_group()
 
 
-# ---- save and load ------------------------------------------------------------------------------------
-def test_save_and_load_round_trip_is_bitwise(tmp_path):
-    spec = ROOT / "specs" / "resnet20.res"  # imports cifar.res: the sources travel
-    net = parse_network(spec)
-    model = randomize(compile_network(net)).eval()
-    path = save_model(model, tmp_path / "model.pt")
-    assert [p.name for p in tmp_path.iterdir()] == ["model.pt"]  # no temp file left
-    umask = os.umask(0)
-    os.umask(umask)
-    assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~umask  # not a temp file's 0600
-    loaded = resdsl.load(path).eval()  # the public API reads model files too
-    x = torch.randn(2, *net.input)
-    with torch.no_grad():
-        assert torch.equal(loaded(x), model(x))
-    assert loaded.network == net
-    stored = torch.load(path, weights_only=True)
-    assert stored["format_version"] == FORMAT_VERSION and stored["network"] == "resnet20"
-    assert stored["input"] == [3, 32, 32] and stored["resdsl_version"] == resdsl.__version__
-    sources = stored["origin"]["sources"]
-    assert sources[str(spec)] == spec.read_text()
-    assert (ROOT / "specs" / "cifar.res").read_text() in sources.values()
-
-
-def test_a_model_file_is_rebuilt_without_its_spec_files(tmp_path):
-    folder = tmp_path / "specs"
-    folder.mkdir()
-    (folder / "lib.res").write_text(TINY_FAMILY)
-    (folder / "net.res").write_text('import "lib.res"\nnetwork n = tiny(n = 1, shortcut = B)\n')
-    model = randomize(compile_network(parse_network(folder / "net.res"))).eval()
-    path = save_model(model, tmp_path / "n.pt")
-    for spec in folder.iterdir():
-        spec.unlink()
-    loaded = load_saved(path).eval()
-    x = torch.randn(1, 3, 8, 8)
-    with torch.no_grad():
-        assert torch.equal(loaded(x), model(x))
-
-
-def test_a_model_file_with_an_input_override_keeps_it(tmp_path):
-    net = parse_network(ROOT / "specs" / "resnet20.res", input=(3, 16, 16))
-    loaded = load_saved(save_model(net, tmp_path / "small.pt"))
-    assert loaded.network.input == (3, 16, 16)
-
-
-def test_save_an_ir_network_compiles_it_first(tmp_path):
-    net = tiny("C")
-    path = save_model(net, tmp_path / "fresh.pt")
-    assert param_count(load_saved(path, zero_init_residual=True)) == net.params
-
-
-def _write(path: Path, payload) -> Path:
-    torch.save(payload, path)
-    return path
-
-
-def _replace_weight(stored: dict, value, dtype=None) -> dict:
-    """`stored` with fc.weight filled with `value`, cast to `dtype`, or replaced by it."""
-    weight = stored["state_dict"]["fc.weight"]
-    if dtype is not None:
-        weight = weight.to(dtype)
-    elif isinstance(value, float):
-        weight = torch.full_like(weight, value)
-    else:
-        weight = value
-    return {**stored, "state_dict": {**stored["state_dict"], "fc.weight": weight}}
-
-
-def test_load_errors_are_resdsl_file_errors(tmp_path):
-    good = save_model(tiny("A"), tmp_path / "good.pt")
-    stored = torch.load(good, weights_only=True)
-    truncated = tmp_path / "truncated.pt"
-    truncated.write_bytes(good.read_bytes()[:200])
-    garbage = tmp_path / "garbage.pt"
-    garbage.write_bytes(b"\x00not a model at all")
-    bad_weights = {**stored, "state_dict": {**stored["state_dict"], "fc.weight": torch.zeros(1)}}
-    origin = stored["origin"]
-    hostile = {**origin, "sources": {origin["path"]: origin["sources"][origin["path"]].replace(
-        "basic(8)", "basic(2147483648)")}}
-    cases = {
-        tmp_path / "missing.pt": "no such file",
-        tmp_path: "not a regular file",
-        truncated: "not a readable resdsl model file",
-        garbage: "not a readable resdsl model file",
-        _write(tmp_path / "other.pt", {"weights": torch.zeros(2)}): "not a resdsl model file",
-        _write(tmp_path / "nostate.pt", {**stored, "state_dict": None}): "'state_dict' is missing",
-        _write(tmp_path / "newer.pt", {**stored, "format_version": FORMAT_VERSION + 1}): "newer resdsl",
-        _write(tmp_path / "badorigin.pt", {**stored, "origin": {}}): "its spec cannot be read",
-        _write(tmp_path / "hostile.pt", {**stored, "origin": hostile}): "too many to build",
-        _write(tmp_path / "badweights.pt", bad_weights): "weights do not fit",
-        _write(tmp_path / "older.pt", {**stored, "format_version": 1, "spec_text": "x"}):
-            "older resdsl",
-        _write(tmp_path / "boolversion.pt", {**stored, "format_version": True}): "'format_version'",
-        _write(tmp_path / "zeroversion.pt", {**stored, "format_version": 0}): "'format_version'",
-        _write(tmp_path / "nan.pt", _replace_weight(stored, float("nan"))): "NaN or infinite",
-        _write(tmp_path / "double.pt", _replace_weight(stored, None, torch.float64)):
-            "is torch.float64",
-        _write(tmp_path / "notensor.pt", _replace_weight(stored, "x")): "is not a tensor",
-        _write(tmp_path / "badinput.pt", {**stored, "origin": {**origin, "input": [3, -4, 4]}}):
-            "must be positive",
-    }
-    for path, message in cases.items():
-        with pytest.raises(ResdslFileError, match=message) as caught:
-            load_saved(path)
-        assert caught.value.diagnostics[0].file == str(path)
-
-
-def test_save_refuses_what_resdsl_did_not_compile(tmp_path):
-    with pytest.raises(TypeError, match="not a network compiled by resdsl"):
-        save_model(nn.Linear(2, 2), tmp_path / "m.pt")
-    assert list(tmp_path.iterdir()) == []
-
-
-def test_save_into_a_missing_folder_is_a_file_error(tmp_path):
-    with pytest.raises(ResdslFileError, match="cannot write"):
-        save_model(tiny("A"), tmp_path / "no" / "such" / "model.pt")
-
-
 # ---- description for the CLI ------------------------------------------------------------------------
 def test_describe_module_lists_stages_blocks_and_shortcuts():
-    net = tiny("B", n=2)
+    net = tiny_net("B", n=2)
     rows = describe_module(net)
     assert [(r["stage"], r["role"], r["module"], r["block"], r["shortcut"]) for r in rows] == [
         ("conv1", "stem", "", "", ""), ("conv2_x", "stage", "layer1", "2 x basic", "identity"),
@@ -531,7 +374,7 @@ def test_describe_module_lists_stages_blocks_and_shortcuts():
 
 
 def test_describe_module_of_a_net_without_residual_points():
-    rows = describe_module(parse_network(ROOT / "specs" / "vgg19.res"))
+    rows = describe_module(parse_network(SPECS / "vgg19.res"))
     assert rows[0]["block"] == "2 x conv_relu" and rows[0]["shortcut"] == ""
     assert rows[0]["blocks"][0]["shortcut"] is None and rows[0]["layers"] == ["layer1.2"]
 
@@ -540,7 +383,7 @@ def test_reserved_labels_cover_every_name_a_compiled_module_uses():
     """The lowering refuses these labels without importing torch; torch decides them."""
     from resdsl.ir.layers import RESERVED_LABELS
 
-    model = compile_network(parse_network(ROOT / "specs" / "resnet20.res"))
+    model = compile_network(parse_network(SPECS / "resnet20.res"))
     block = model.layer2[0]
     used = {n for n in dir(nn.Module) + dir(nn.Sequential) + dir(type(block)) + dir(type(model))
             if not n.startswith("_")}
@@ -550,7 +393,7 @@ def test_reserved_labels_cover_every_name_a_compiled_module_uses():
 
 def test_torchscript_scripts_every_compiled_network():
     for spec in ("resnet20", "resnet34_C", "plain20", "vgg19"):
-        net = parse_network(ROOT / "specs" / f"{spec}.res")
+        net = parse_network(SPECS / f"{spec}.res")
         model = randomize(compile_network(net)).eval()
         scripted = torch.jit.script(model)
         x = torch.randn(1, *net.input)
@@ -559,6 +402,6 @@ def test_torchscript_scripts_every_compiled_network():
 
 
 def test_each_network_has_code_of_its_own():
-    a, b = compile_network(tiny("A")), compile_network(tiny("B"))
+    a, b = compile_network(tiny_net("A")), compile_network(tiny_net("B"))
     assert type(a).forward.__code__ is not type(b).forward.__code__
     assert "class TinyA" in a.source and "out = out + shortcut" in a.source

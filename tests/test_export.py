@@ -19,7 +19,7 @@ from resdsl.cli import app
 from resdsl.compiler import compile_network
 from resdsl.export import export
 
-from helpers import SPECS
+from helpers import SPECS, randomize
 
 runner = CliRunner()
 SPECS_TO_EXPORT = ["resnet20", "plain20", "resnet34_C", "timm/resnetv2_50", "timm/seresnet50",
@@ -27,14 +27,7 @@ SPECS_TO_EXPORT = ["resnet20", "plain20", "resnet34_C", "timm/resnetv2_50", "tim
 
 
 def randomized(net):
-    model = compile_network(net).eval()
-    g = torch.Generator().manual_seed(0)
-    with torch.no_grad():
-        for name, tensor in model.state_dict().items():
-            if tensor.is_floating_point():
-                tensor.copy_(torch.rand(tensor.shape, generator=g) + 0.5 if name.endswith("running_var")
-                             else torch.randn(tensor.shape, generator=g) * 0.05)
-    return model
+    return randomize(compile_network(net).eval(), scale=0.05)
 
 
 # A fresh interpreter that cannot import resdsl: the exported file stands alone.

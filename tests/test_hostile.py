@@ -21,10 +21,10 @@ from resdsl.diagnostics import ResdslError, render
 from resdsl.loader import load_program
 from resdsl.lower import lower
 
-from helpers import ROOT, SPECS
+from helpers import INVALID, SPECS
 
 runner = CliRunner()
-INVALID = sorted(p for p in (ROOT / "tests" / "invalid").glob("*.res"))
+CORPUS = sorted(INVALID.glob("*.res"))
 TINY = """network n {
     input    3x8x8
     classes  10
@@ -46,7 +46,7 @@ def error_of(path: Path) -> ResdslError:
                                      ["build", "--ir"], ["diff", str(SPECS / "resnet20.res")],
                                      ["fmt"], ["export", "--to", "pytorch", "--out", "/dev/null"]])
 def test_no_command_ends_in_an_internal_error_on_the_invalid_corpus(command, tmp_path):
-    for path in INVALID:
+    for path in CORPUS:
         args = [*command[:1], str(path), *command[1:]]
         if command[0] == "diff":
             args = ["diff", command[1], str(path)]
@@ -59,7 +59,7 @@ def test_no_command_ends_in_an_internal_error_on_the_invalid_corpus(command, tmp
 
 def test_the_main_entry_point_never_shows_a_traceback(tmp_path):
     """Through `python -m resdsl` itself (main() turns a bug into exit 70)."""
-    for path in INVALID[::10]:
+    for path in CORPUS[::10]:
         done = subprocess.run([sys.executable, "-m", "resdsl", "build", str(path)],
                               capture_output=True, text=True)
         assert done.returncode in (0, 1), (path.name, done.stderr)

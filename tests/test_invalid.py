@@ -23,7 +23,8 @@ from resdsl.loader import load_program
 from resdsl.lower import lower
 from resdsl.parser import _parser
 
-INVALID = Path(__file__).resolve().parent / "invalid"
+from helpers import INVALID
+
 CORPUS = sorted(p for p in INVALID.glob("*.res") if not p.name.endswith(".inc.res"))
 
 _EXPECT = re.compile(

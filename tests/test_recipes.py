@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
 import pytest
 
-from helpers import ROOT
-from resdsl import ir
+from resdsl import ir, parse_network
 from resdsl.diagnostics import Span
 from resdsl.recipes import RecipeError, check_recipe, parse_sets, resolve_recipe
+
+from helpers import REFERENCE, ROOT, SPECS, TINY, lower_text
 
 PAPER = dict(name="paper", momentum=0.9, weight_decay=1e-4, batch_size=128, lr=0.1,
              lr_steps=(32000, 48000), lr_gamma=0.1, iterations=64000, crop_padding=4,
@@ -19,6 +21,28 @@ PAPER = dict(name="paper", momentum=0.9, weight_decay=1e-4, batch_size=128, lr=0
 
 def recipe(**changes) -> ir.Recipe:
     return ir.Recipe(**{**PAPER, **changes})
+
+
+def test_cifar_recipe_is_the_papers():
+    paper = json.loads((REFERENCE / "paper.json").read_text())["cifar10_recipe"]
+    recipe = parse_network(SPECS / "resnet56.res").recipe
+    assert (recipe.batch_size, recipe.lr, recipe.lr_gamma) == (paper["batch"], paper["lr"], paper["lr_gamma"])
+    assert recipe.lr_steps == tuple(paper["lr_steps_iterations"])
+    assert recipe.iterations == paper["iterations"]
+    assert (recipe.momentum, recipe.weight_decay) == (0.9, 1e-4)  # paper: "momentum 0.9, weight decay 1e-4"
+    assert recipe.crop_padding == 4 and recipe.hflip and recipe.normalize == "pixel_mean"
+    assert recipe.warmup_lr is None
+
+
+@pytest.mark.parametrize("name", ["resnet110", "resnet1202"])
+def test_deepest_cifar_nets_warm_up(name):
+    recipe = parse_network(SPECS / f"{name}.res").recipe
+    assert (recipe.warmup_lr, recipe.warmup_until_error, recipe.lr) == (0.01, 0.8, 0.1)
+
+
+def test_train_statement_overrides_recipe_fields():
+    net = lower_text(TINY.replace("head {", "train cifar10_paper { iterations 500; lr 0.05 }\n    head {"))
+    assert (net.recipe.iterations, net.recipe.lr, net.recipe.batch_size) == (500, 0.05, 128)
 
 
 def test_overrides_replace_only_what_is_given_and_keep_the_span():

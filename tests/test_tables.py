@@ -9,12 +9,11 @@ from rich.console import Console
 
 from resdsl import network_from_text, parse_network
 from resdsl.analyzer import analyze
-from resdsl.loader import load_program
 from resdsl.tables import (comparison_table, expect_table, human, stage_names, stage_table,
                            summary)
 
-ROOT = Path(__file__).resolve().parents[1]
-SPECS = ROOT / "specs"
+from helpers import SPECS, network_specs
+
 TABLE1_SPECS = [f"resnet{depth}" for depth in (18, 34, 50, 101, 152)]
 
 
@@ -45,7 +44,7 @@ def golden_name(spec: Path) -> str:
     return "_".join(spec.relative_to(SPECS).with_suffix(".json").parts)
 
 
-NETWORK_SPECS = [p for p in sorted(SPECS.glob("**/*.res")) if load_program(p).networks]
+NETWORK_SPECS = network_specs()
 
 
 @pytest.mark.parametrize("spec", NETWORK_SPECS, ids=golden_name)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import subprocess
 import sys
 import venv
-from pathlib import Path
 
 import pytest
 
@@ -40,4 +39,4 @@ def test_the_wheel_ships_the_specs_and_summarises_a_built_in_one(tmp_path):
     listed = subprocess.run([env_dir / "bin" / "resdsl", "list", "timm/*"], cwd=elsewhere,
                             capture_output=True, text=True)
     assert listed.returncode == 0 and "timm/resnetv2_50" in listed.stdout
-    assert not (elsewhere / "specs").exists() and Path(ROOT / "specs").is_dir()
+    assert not (elsewhere / "specs").exists() and (ROOT / "specs").is_dir()

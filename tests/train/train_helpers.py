@@ -25,7 +25,8 @@ from torch import nn
 
 from resdsl import ir
 
-ROOT = Path(__file__).resolve().parents[2]
+from helpers import ROOT
+
 SCRIPT = Path(__file__).with_name("train_script.py")
 
 CIFAR10_NAMES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse",

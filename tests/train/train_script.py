@@ -16,7 +16,8 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).parent))  # train_helpers
+# train_helpers, and the helpers of tests/ it imports, as pytest finds them.
+sys.path[:0] = [str(Path(__file__).parent), str(Path(__file__).parents[1])]
 
 import torch  # noqa: E402
 from train_helpers import SPEC, tiny_model, tiny_recipe  # noqa: E402
