@@ -203,6 +203,12 @@ _STATEMENT_KEYWORDS = {"IMPORT", "BLOCK", "FAMILY", "NETWORK", "RECIPE", "INPUT"
                        "SHORTCUT", "STEM", "STAGE", "HEAD", "EXPECT", "TRAIN"}
 
 
+def _after_text(text: str, line: int, col: int) -> bool:
+    """Whether something other than blanks comes before column `col` of line `line`."""
+    lines = text.split("\n")
+    return 0 < line <= len(lines) and bool(lines[line - 1][:col - 1].strip().strip("{;"))
+
+
 def _describe_token(token: Token) -> str:
     if token.type == "$END":
         return "end of file"
@@ -226,6 +232,8 @@ def _syntax_error(error: UnexpectedInput, text: str, path: str) -> ResdslSyntaxE
         expected = set(getattr(error, "accepts", None) or error.expected)
         message = f"unexpected {_describe_token(token)}; expected {_describe_expected(expected)}"
         hint = _hint(token, expected)
+        if hint and token.type in _STATEMENT_KEYWORDS and _after_text(text, line, col):
+            hint = "statements are separated by a new line or ';'"  # `classes 10 shortcut A`
         if hint:
             return ResdslSyntaxError(message, Span(path, line, col, line, col + width), notes=(hint,))
     elif isinstance(error, UnexpectedCharacters):
