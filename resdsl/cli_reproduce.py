@@ -84,7 +84,8 @@ def outcome_lines(outcome: Outcome) -> list[str]:
                      f"{duration(outcome.seconds)}")
     if outcome.files:
         names = ", ".join(path.name for path in outcome.files)
-        lines.append(f"wrote {names} in {outcome.files[0].parent}")
+        lines.append(f"wrote {names} in {outcome.files[0].parent} (report.md: every column, "
+                     "each run, the paper's sources)")
     if outcome.interrupted:
         lines.append("interrupted: the runs saved where they stood; the same command "
                      "resumes them")

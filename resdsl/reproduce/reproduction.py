@@ -19,7 +19,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Protocol
 
+from ..train.files import reason
 from .command import run_environment, train_command
+from .errors import ReproduceError
 from .experiments import Experiment, Net, load_experiment, select_nets
 from .options import ReproduceOptions
 from .plan import RunJob, plan_runs
@@ -89,7 +91,7 @@ def reproduce(options: ReproduceOptions, events: Events) -> Outcome:
     began = time.monotonic()
     plan = prepare(options)
     root, slots = options.run_root, make_slots(options.gpus, options.per_device)
-    root.mkdir(parents=True, exist_ok=True)
+    make_folder(root)
     events.planned(plan.experiment, plan.jobs, slots)
     outcome = Outcome(plan.jobs, {job.name: run_state(job) for job in plan.jobs})
     for job in plan.jobs:
@@ -98,10 +100,29 @@ def reproduce(options: ReproduceOptions, events: Events) -> Outcome:
             outcome.failures.append(Failure(job, outcome.states[job.name].reason, None))
     todo = [job for job in plan.jobs
             if outcome.states[job.name].action in (Action.START, Action.RESTART, Action.RESUME)]
+    if todo and options.train.get("download"):
+        download_once(options.train.get("data", "cifar10"), options.train.get("data_dir", "data"))
     _run(todo, slots, options, outcome, events)
     _report(plan, root, outcome)
     outcome.seconds = time.monotonic() - began
     return outcome
+
+
+def make_folder(root: Path) -> None:
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as error:  # a file of that name, no permission, a full disk
+        raise ReproduceError(f"cannot make the reproduction's folder ({reason(error)}): "
+                             "give another --out", file=str(root)) from None
+
+
+def download_once(data: str, data_dir: str) -> None:
+    """--download: fetch the archive here, once, before any run starts. Runs side by side
+    would each download it into the same partial file."""
+    from ..train.datasets.cifar import FORMATS, fetch, locate
+
+    if data in FORMATS and locate(FORMATS[data], Path(data_dir)) is None:
+        fetch(FORMATS[data], Path(data_dir))
 
 
 def _run(todo: list[RunJob], slots: list[Slot], options: ReproduceOptions, outcome: Outcome,
@@ -116,7 +137,7 @@ def _run(todo: list[RunJob], slots: list[Slot], options: ReproduceOptions, outco
         reason = "" if end.ok else _why(end, log_path(root, end.job))
         if verdict == FAILED:
             outcome.failures.append(Failure(end.job, reason, log_path(root, end.job)))
-        _record(root, end, states[end.job.name])
+        _record(root, end, states[end.job.name], outcome.notes)
         events.ended(end.job, end, verdict, reason)
 
     def started(job: RunJob, slot: Slot) -> None:
@@ -136,13 +157,20 @@ def _why(end: Ended[RunJob], log: Path) -> str:
     return f"{how}: {said}" if said else how
 
 
-def _record(root: Path, end: Ended[RunJob], state: RunState) -> None:
+def _record(root: Path, end: Ended[RunJob], state: RunState, notes: list[str]) -> None:
+    """Append the ended run to history.jsonl. A record, not the runs' state: when it cannot
+    be written the reproduction goes on, and says so once at the end."""
     line = {"run": end.job.name, "action": state.action.value, "from": state.reached,
             "exit": end.exit_code, "seconds": round(end.seconds, 3),
             "slot": [end.slot.gpu, end.slot.index],
             "ended": datetime.now().isoformat(timespec="seconds")}
-    with open(root / HISTORY, "a", encoding="utf-8") as file:
-        file.write(json.dumps(line) + "\n")
+    try:
+        with open(root / HISTORY, "a", encoding="utf-8") as file:
+            file.write(json.dumps(line) + "\n")
+    except OSError as error:
+        note = f"{root / HISTORY} could not be written ({reason(error)})"
+        if note not in notes:
+            notes.append(note)
 
 
 def _report(plan: Prepared, root: Path, outcome: Outcome) -> None:

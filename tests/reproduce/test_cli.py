@@ -55,3 +55,12 @@ def test_report_from_nothing_has_every_row_not_started(tmp_path):
         assert f"| {label} |" in (tmp_path / "report.md").read_text()
     assert "0/5" in result.output and "0/10" in result.output  # ResNet-110: 5 seeds
     assert "wrote report.png, report.md, report.json" in result.output
+
+
+def test_an_out_that_is_a_file_is_one_line(tmp_path):
+    (tmp_path / "taken").write_text("")
+    result = run("fig6", "--only", "resnet20", "--iterations", 2, "--out", tmp_path / "taken")
+    assert result.exit_code == 1
+    assert result.output.startswith(f"{tmp_path / 'taken'}: error: cannot make the "
+                                    "reproduction's folder")
+    assert len(result.output.splitlines()) == 1

@@ -7,8 +7,11 @@ import sys
 from resdsl.reproduce.command import flags, run_environment, train_command
 from resdsl.reproduce.options import ReproduceOptions
 from resdsl.reproduce.processes import last_error
+from resdsl.reproduce.reproduction import download_once
 from resdsl.reproduce.scheduler import Slot
 from resdsl.reproduce.state import Action
+from resdsl.train.datasets import cifar
+from train.train_helpers import make_cifar10, make_tar
 
 from .reproduce_helpers import planned
 
@@ -66,3 +69,17 @@ def test_a_failed_runs_reason_is_the_last_error_line_of_its_latest_attempt(tmp_p
     log.write_text("=== attempt\nTraceback...\nRuntimeError: boom\n")
     assert last_error(log) == "RuntimeError: boom"
     assert last_error(tmp_path / "missing.log") == ""
+
+
+def test_download_happens_once_here_before_the_runs_start(tmp_path, monkeypatch):
+    server = tmp_path / "server"
+    server.mkdir()
+    make_tar(make_cifar10(tmp_path / "made")[0], server / "cifar-10-python.tar.gz")
+    monkeypatch.setattr(cifar, "BASE_URL", server.as_uri() + "/")
+    archive = tmp_path / "data" / "cifar-10-python.tar.gz"
+    download_once("cifar10", str(tmp_path / "data"))
+    fetched = archive.stat().st_mtime_ns
+    download_once("cifar10", str(tmp_path / "data"))  # there already: not fetched again
+    assert archive.stat().st_mtime_ns == fetched
+    download_once("synthetic:64", str(tmp_path / "none"))  # nothing to download
+    assert not (tmp_path / "none").exists()
