@@ -561,15 +561,15 @@ def _list_experiments() -> None:
 
 
 def _print_report(outcome) -> None:
-    from .reproduce.report import HEADER, table_cells
+    from .reproduce.report import CONSOLE, table_cells
     from .tables import ASCII, cells_table
 
     style = glyphs()
-    cells = table_cells(outcome.report)
+    cells = [row[:len(CONSOLE)] for row in table_cells(outcome.report)]
     if style is ASCII:  # the cells' own characters, for a console that cannot encode them
         plain = str.maketrans({"±": "+-", "—": "-", "–": "-"})
         cells = [tuple(cell.translate(plain) for cell in row) for row in cells]
-    out.print(cells_table(outcome.report.table, HEADER, cells, style))
+    out.print(cells_table(outcome.report.table, CONSOLE, cells, style))
 
 
 @app.command()

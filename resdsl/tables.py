@@ -257,8 +257,8 @@ def cells_table(title: str, header: tuple[str, ...], rows: list[tuple[str, ...]]
                 glyphs: Glyphs = UNICODE) -> Table:
     """A table of cells already written as text (the reproduction's report)."""
     table = Table(title=title, box=glyphs.heavy_box)
-    for column in header:
-        table.add_column(column, overflow="fold")
+    for index, column in enumerate(header):
+        table.add_column(column, overflow="fold", no_wrap=index == 0)  # names stay whole
     for row in rows:
         table.add_row(*row)
     return table

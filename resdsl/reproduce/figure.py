@@ -4,7 +4,7 @@ dashed, test error bold, a colour per network, error in % against iterations.
 
 Each panel's legend sits below its axes, so it never hides a curve. Where every run has
 converged (final test errors under 15%) the error axis stops at 20% as the paper's does,
-so the curves can be laid on the paper's; otherwise it shows the whole range. matplotlib
+so the curves can be laid on the paper's; otherwise it shows the whole 0-100%. matplotlib
 is the `plot` extra: without it `draw_figure` raises PlotError, and the report says so.
 """
 
@@ -46,7 +46,8 @@ def draw_figure(title: str, panels: Sequence[PanelCurves], out_png: Path) -> Pat
     for ax, panel, series in zip(axes, panels, data):
         _draw_panel(ax, panel.title, series, top)
     axes[0].set_ylabel("error (%)")
-    figure.suptitle(f"{title}\ndashed: training error, bold: test error", fontsize="medium")
+    figure.suptitle(f"{title}\ndashed: training error, bold: test error, dot: the final test "
+                    "error (the table's)", fontsize="medium")
     write_png(figure, out_png)
     return out_png
 
@@ -59,12 +60,12 @@ def _series(run_dir: Path) -> tuple[list[tuple[int, float]], list[tuple[int, flo
     return train, held
 
 
-def _error_axis_top(data: list[list[tuple[Curve, Any]]]) -> float | None:
+def _error_axis_top(data: list[list[tuple[Curve, Any]]]) -> float:
     finals = [held[-1][1] for panel in data for _, (_, held) in panel if held]
-    return PAPER_TOP if finals and max(finals) < CONVERGED else None
+    return PAPER_TOP if finals and max(finals) < CONVERGED else 100.0
 
 
-def _draw_panel(axes: Any, title: str, series: list[tuple[Curve, Any]], top: float | None) -> None:
+def _draw_panel(axes: Any, title: str, series: list[tuple[Curve, Any]], top: float) -> None:
     colours: dict[str, str] = {}
     for curve, (train, held) in series:
         colour = colours.setdefault(curve.label, f"C{len(colours) % 10}")
@@ -73,6 +74,8 @@ def _draw_panel(axes: Any, title: str, series: list[tuple[Curve, Any]], top: flo
         label = curve.label if curve.first else None
         axes.plot(*(zip(*held) if held else ([], [])), color=colour, label=label,
                   **HELD_OUT_STYLE)
+        if held:  # the final error, the table's number; alone when evaluated only at the end
+            axes.plot(*held[-1], color=colour, marker="o", markersize=4)
     if not any(train or held for _, (train, held) in series):
         axes.text(0.5, 0.5, "no runs yet", transform=axes.transAxes, ha="center",
                   va="center", color="0.5")

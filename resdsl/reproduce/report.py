@@ -18,6 +18,7 @@ from typing import Any
 
 from ..atomic import atomic_write
 from ..train.errors import PlotError, TrainError
+from ..train.files import write_failure
 from ..train.runfolder import HELD_OUT, read_config, read_metrics
 from .experiments import Experiment, Net, PaperFigures
 from .figure import Curve, PanelCurves, draw_figure
@@ -115,16 +116,19 @@ def write_report(report: Report, panels: list[PanelCurves], figure_title: str,
                  root: Path) -> tuple[list[Path], list[str]]:
     """Write report.md, report.json and report.png into `root`; the files written, and
     notes on what could not be (the figure without matplotlib)."""
-    root.mkdir(parents=True, exist_ok=True)
     written, notes = [], []
     try:
-        written.append(draw_figure(figure_title, panels, root / PNG))
-    except PlotError as error:
-        notes.append(f"{error.message}: {PNG} is not drawn")
-    for name, text in ((MARKDOWN, markdown(report, drawn=bool(written))),
-                       (JSON, report.to_json())):
-        atomic_write(root / name, lambda file, text=text: file.write(text.encode()))
-        written.append(root / name)
+        root.mkdir(parents=True, exist_ok=True)
+        try:
+            written.append(draw_figure(figure_title, panels, root / PNG))
+        except PlotError as error:
+            notes.append(f"{error.message}: {PNG} is not drawn")
+        for name, text in ((MARKDOWN, markdown(report, drawn=bool(written))),
+                           (JSON, report.to_json())):
+            atomic_write(root / name, lambda file, text=text: file.write(text.encode()))
+            written.append(root / name)
+    except OSError as error:
+        raise write_failure(error, root, "the report", "the runs are not affected") from None
     return written, notes
 
 
@@ -149,6 +153,7 @@ def first_seed(jobs: list[RunJob], job: RunJob) -> int:
 # ---- the table, as text: report.md writes it, the command line prints the same cells ----
 HEADER = ("network", "paper", "ours: best", "ours: mean ± std", "finished", "iterations",
           "params", "in the paper")
+CONSOLE = HEADER[:6]  # the columns a terminal shows; report.md has them all
 
 
 def table_cells(report: Report) -> list[tuple[str, ...]]:
@@ -156,6 +161,17 @@ def table_cells(report: Report) -> list[tuple[str, ...]]:
              f"{sum(r.status == FINISHED for r in row.runs)}/{len(row.runs)}",
              _iterations(row.runs), _params(row), _paper_source(row.paper))
             for row in report.rows]
+
+
+RUN_HEADER = ("run", "status", "iterations", "error (%)", "at iteration")
+
+
+def run_cells(report: Report) -> list[tuple[str, ...]]:
+    """A row per run: where each stands, and its latest held-out error."""
+    return [(run.name, run.status, f"{run.reached}/{run.planned}",
+             "—" if run.error is None else f"{run.error:.2f}",
+             "—" if run.at is None else str(run.at))
+            for row in report.rows for run in row.runs]
 
 
 def paper_error(paper: PaperFigures) -> str:
@@ -201,11 +217,18 @@ def markdown(report: Report, drawn: bool) -> str:
         lines += [f"![{report.title}]({PNG})", ""]
     lines += [f"## {report.table}", "", _md_row(HEADER), _md_row(["---"] * len(HEADER))]
     lines += [_md_row(row) for row in cells]
-    lines += ["", NOTE, "", f"Written {report.written} from the run folders beside this file."]
+    lines += ["", NOTE, "", "## Runs", "", _md_row(RUN_HEADER), _md_row(["---"] * len(RUN_HEADER))]
+    lines += [_md_row(cells) for cells in run_cells(report)]
+    if any(run.eval_set == "val" for row in report.rows for run in row.runs):
+        lines += ["", "These runs held out training images (--val-split): their errors are "
+                      "validation errors, not test errors."]
+    lines += ["", f"Written {report.written} from the run folders beside this file."]
     return "\n".join(lines) + "\n"
 
 
-NOTE = ("Errors are test errors in %. Ours: each run's error after its last iteration; best "
+NOTE = ("Errors are test errors in %. Paper: the paper's figure (its best run, with the "
+        "mean ± std of its runs where it gives them). Ours: each run's error after its last "
+        "iteration; best "
         "is the lowest over the net's runs (seeds), mean ± std their mean and sample "
         "standard deviation. `*`: no run of that net has finished yet, so the figure is the "
         "latest error of its unfinished runs. Iterations: how far the runs have come, of "
