@@ -496,7 +496,7 @@ REPRODUCE_TRAIN_OPTIONS = tuple(name for name in TRAIN_OPTIONS
 @report_errors
 @with_train_options(*REPRODUCE_TRAIN_OPTIONS)
 def reproduce(experiment: Optional[str] = typer.Argument(None, metavar="EXPERIMENT",
-                                                         help="fig6, table6, highway (--list)",
+                                                         help="which: resdsl reproduce --list",
                                                          show_default=False),
               output: Optional[Path] = typer.Option(None, "--out", "-o", metavar="FOLDER",
                                                     help="the runs' folder (default "
@@ -529,8 +529,8 @@ def reproduce(experiment: Optional[str] = typer.Argument(None, metavar="EXPERIME
                                  param_hint="EXPERIMENT")
     _sets(set_fields)  # a malformed --set is a usage error, as for train
     names = tuple(name.strip() for item in only for name in item.split(",") if name.strip())
-    options = ReproduceOptions(experiment, output, seeds, names, gpus, per_device, given,
-                               tuple(set_fields))
+    options = ReproduceOptions(experiment, out=output, seeds=seeds, only=names, gpus=gpus,
+                               per_device=per_device, train=given, sets=tuple(set_fields))
     if report_now:
         from .reproduce.reproduction import report_only
 
