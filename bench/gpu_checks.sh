@@ -5,6 +5,7 @@
 #   bench/gpu_checks.sh throughput   # the BENCHMARKS.md GPU table (eager, bf16+CL, compile)
 #   bench/gpu_checks.sh train        # resnet110 with every speed option, then resume
 #   bench/gpu_checks.sh ddp          # NCCL through --nproc (all GPUs, 2 or more), --sync-bn
+#   bench/gpu_checks.sh reproduce    # resdsl reproduce --gpus N --per-device 4, then rerun
 #   bench/gpu_checks.sh all
 #
 # Results go to $OUT (or gpu-checks/): one .txt per part, the device in device.txt.
@@ -58,8 +59,22 @@ ddp() {
         --iterations 600 --log-every 100 --eval-every 600 --out "$out/ddp"
 }
 
+reproduce() {
+    # Four runs a GPU at once (small CIFAR nets do not fill one), each seeing its GPU alone;
+    # then the same command again: every run finished, so it only skips and reports.
+    local gpus
+    gpus=$(nvidia-smi --list-gpus | wc -l)
+    rm -rf "$out/fig6"
+    time resdsl reproduce fig6 --only plain20,plain56,resnet20,resnet56,resnet110 \
+        --data synthetic:50000 --iterations 600 --log-every 100 --checkpoint-every 300 \
+        --gpus "$gpus" --per-device 4 --out "$out/fig6"
+    time resdsl reproduce fig6 --only plain20,plain56,resnet20,resnet56,resnet110 \
+        --data synthetic:50000 --iterations 600 --gpus "$gpus" --per-device 4 --out "$out/fig6"
+    cat "$out/fig6/history.jsonl"
+}
+
 parts=("$@")
-[ ${#parts[@]} -eq 0 ] || [ "${parts[0]}" = all ] && parts=(throughput train ddp)
+[ ${#parts[@]} -eq 0 ] || [ "${parts[0]}" = all ] && parts=(throughput train ddp reproduce)
 device | tee "$out/device.txt"
 for part in "${parts[@]}"; do
     echo "== $part" >&2

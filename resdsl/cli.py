@@ -497,6 +497,93 @@ def plot(runs: List[Path] = typer.Argument(..., help="run folders"),
     out.print(f"wrote {plot_runs(runs, output)}", markup=False)
 
 
+# ---- reproduce ----------------------------------------------------------------------------
+# The training flags every run of a reproduction gets; --out, --resume and --seed are its own.
+REPRODUCE_TRAIN_OPTIONS = tuple(name for name in TRAIN_OPTIONS
+                                if name not in ("out", "resume", "seed", "sync_bn"))
+
+
+# Long only for its options, one typer parameter each; the body parses, calls and prints.
+@app.command(context_settings={"allow_interspersed_args": True})
+@report_errors
+@with_train_options(*REPRODUCE_TRAIN_OPTIONS)
+def reproduce(experiment: Optional[str] = typer.Argument(None, metavar="EXPERIMENT",
+                                                         help="which: resdsl reproduce --list",
+                                                         show_default=False),
+              output: Optional[Path] = typer.Option(None, "--out", "-o", metavar="FOLDER",
+                                                    help="the runs' folder (default "
+                                                         "runs/EXPERIMENT)"),
+              seeds: Optional[int] = typer.Option(None, help="runs per net (default: as the "
+                                                  "experiment says)"),
+              only: List[str] = typer.Option([], "--only", metavar="NAMES",
+                                             help="these nets of the experiment only: "
+                                                  "--only resnet20,plain20"),
+              gpus: Optional[int] = typer.Option(None, help="run on N GPUs, one run per GPU "
+                                                 "at a time (times --per-device)"),
+              per_device: int = typer.Option(1, "--per-device", metavar="K",
+                                             help="runs at once on each device"),
+              report_now: bool = typer.Option(False, "--report", help="only write the report "
+                                              "of the runs there are; train nothing"),
+              list_all: bool = typer.Option(False, "--list", help="list the experiments"),
+              set_fields: List[str] = typer.Option([], "--set", help="override a recipe "
+                                                   "field in every run: --set iterations=400"),
+              given: dict = None) -> None:
+    """Reproduce an experiment of the paper: train its runs (skipping finished ones,
+    resuming interrupted ones), then report the paper's numbers beside ours."""
+    _tolerant_output()
+    from .cli_reproduce import PrintedEvents, failure_lines, outcome_lines
+    from .reproduce.options import ReproduceOptions
+
+    if list_all:
+        return _list_experiments()
+    if experiment is None:
+        raise typer.BadParameter("name an experiment (resdsl reproduce --list)",
+                                 param_hint="EXPERIMENT")
+    _sets(set_fields)  # a malformed --set is a usage error, as for train
+    names = tuple(name.strip() for item in only for name in item.split(",") if name.strip())
+    options = ReproduceOptions(experiment, out=output, seeds=seeds, only=names, gpus=gpus,
+                               per_device=per_device, train=given, sets=tuple(set_fields))
+    if report_now:
+        from .reproduce.reproduction import report_only
+
+        outcome = report_only(options)
+    else:
+        from .reproduce.reproduction import reproduce as run_reproduction
+
+        outcome = run_reproduction(options, PrintedEvents(_say))
+    _print_report(outcome)
+    for line in outcome_lines(outcome):
+        _say(line)
+    for line in failure_lines(outcome):
+        err.print(line, markup=False)
+    if outcome.failures or outcome.interrupted:
+        raise typer.Exit(130 if outcome.interrupted and not outcome.failures else 1)
+
+
+def _say(text: str) -> None:
+    out.print(text, markup=False, highlight=False)
+
+
+def _list_experiments() -> None:
+    from .reproduce.experiments import shipped_experiments
+    from .tables import experiments_table
+
+    rows = [(e.name, e.reproduces, e.runs()) for e in shipped_experiments()]
+    out.print(experiments_table(rows, glyphs()))
+
+
+def _print_report(outcome) -> None:
+    from .reproduce.report import CONSOLE, table_cells
+    from .tables import ASCII, cells_table
+
+    style = glyphs()
+    cells = [row[:len(CONSOLE)] for row in table_cells(outcome.report)]
+    if style is ASCII:  # the cells' own characters, for a console that cannot encode them
+        plain = str.maketrans({"±": "+-", "—": "-", "–": "-"})
+        cells = [tuple(cell.translate(plain) for cell in row) for row in cells]
+    out.print(cells_table(outcome.report.table, CONSOLE, cells, style))
+
+
 @app.command()
 @report_errors
 def draw(specs: List[Path] = SPECS,

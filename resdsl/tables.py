@@ -234,3 +234,25 @@ def list_table(rows: list[dict], glyphs: Glyphs = UNICODE) -> Table:
         table.add_row(row["name"], row["source"], human(row["params"]), human(row["flops"]),
                       shape_text(row["input"]))
     return table
+
+
+def experiments_table(rows: list[tuple[str, str, int]], glyphs: Glyphs = UNICODE) -> Table:
+    """`resdsl reproduce --list`: each experiment, what it reproduces, its runs."""
+    table = Table(box=glyphs.heavy_box)
+    table.add_column("experiment")
+    table.add_column("reproduces", overflow="fold")
+    table.add_column("runs", justify="right")
+    for name, reproduces, runs in rows:
+        table.add_row(name, reproduces, str(runs))
+    return table
+
+
+def cells_table(title: str, header: tuple[str, ...], rows: list[tuple[str, ...]],
+                glyphs: Glyphs = UNICODE) -> Table:
+    """A table of cells already written as text (the reproduction's report)."""
+    table = Table(title=title, box=glyphs.heavy_box)
+    for index, column in enumerate(header):
+        table.add_column(column, overflow="fold", no_wrap=index == 0)  # names stay whole
+    for row in rows:
+        table.add_row(*row)
+    return table

@@ -58,3 +58,15 @@ def test_the_gpu_table_layout_renders_every_column():
         cells = [show(row) for _, _, show in columns]
         assert cells[-2:] == ["1.70" if trainer else "1.50", "4.9 m"]
         assert [title for title, _, _ in columns][-2:] == ["peak GiB", "64k iters"]
+
+
+@pytest.mark.slow  # two short trainings and three reproductions of one net: about 20 s
+def test_reproduce_overhead_runs_and_reports_its_ratios():
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "reproduce_overhead.py"), "--only", "resnet20",
+         "--iterations", "1", "--rounds", "1"], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[1].split()[:2] == ["round", "order"] and lines[2].split()[0] == "0"
+    assert lines[3].startswith("median paired overhead (reproduce - direct) / direct: ")
+    assert lines[4].startswith("median own overhead (reproduce - its runs) / its runs: ")

@@ -39,4 +39,9 @@ def test_the_wheel_ships_the_specs_and_summarises_a_built_in_one(tmp_path):
     listed = subprocess.run([env_dir / "bin" / "resdsl", "list", "timm/*"], cwd=elsewhere,
                             capture_output=True, text=True)
     assert listed.returncode == 0 and "timm/resnetv2_50" in listed.stdout
+    # The experiments ship as package data, and listing them needs no torch either.
+    experiments = subprocess.run([env_dir / "bin" / "resdsl", "reproduce", "--list"],
+                                 cwd=elsewhere, capture_output=True, text=True)
+    assert experiments.returncode == 0, experiments.stderr
+    assert all(name in experiments.stdout for name in ("fig6", "table6", "highway"))
     assert not (elsewhere / "specs").exists() and (ROOT / "specs").is_dir()

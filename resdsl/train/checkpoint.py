@@ -17,7 +17,6 @@ from __future__ import annotations
 import hashlib
 import os
 import pickle
-import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -27,10 +26,12 @@ import torch
 from ..atomic import atomic_write
 from .errors import CheckpointError
 from .files import first_line, reason, regular_size
+# The files' names live with the run folder's (no torch there: `resdsl reproduce` reads them).
+from .runfolder import CHECKPOINTS as FOLDER
+from .runfolder import CHECKPOINT_NAME as NAME
+from .runfolder import checkpoint_path, list_checkpoints  # noqa: F401 - re-exported
 
 FORMAT = 1  # bump when the layout of "state" changes
-FOLDER = "checkpoints"  # inside the run folder
-NAME = re.compile(r"ckpt_(\d+)\.pt")
 MAX_DEPTH = 32  # a state nests a few levels (optimizer state of a parameter: 4)
 MAX_BYTES = 1 << 40  # no real bound: this only refuses what is not a regular file
 
@@ -41,18 +42,6 @@ class ForeignCheckpointError(CheckpointError):
 
 class NoCheckpointError(CheckpointError):
     """A run folder with no checkpoint at all: the run stopped before its first one."""
-
-
-def checkpoint_path(run_dir: str | os.PathLike, iteration: int) -> Path:
-    return Path(run_dir) / FOLDER / f"ckpt_{iteration:06d}.pt"
-
-
-def list_checkpoints(run_dir: str | os.PathLike) -> list[Path]:
-    """The run's checkpoints, oldest first (by iteration, not by file time)."""
-    folder = Path(run_dir) / FOLDER
-    found = [(int(m.group(1)), path) for path in folder.glob("ckpt_*.pt")
-             if (m := NAME.fullmatch(path.name))]
-    return [path for _, path in sorted(found)]
 
 
 def save_checkpoint(run_dir: str | os.PathLike, iteration: int, state: dict[str, Any],

@@ -29,14 +29,11 @@ HELD_OUT_STYLE = {"linewidth": 2.2}
 def plot_runs(run_dirs: Sequence[str | os.PathLike], out_png: str | os.PathLike,
               labels: Sequence[str] | None = None) -> Path:
     """Draw the runs' metrics.jsonl into one PNG; returns its path."""
-    try:
-        from matplotlib.figure import Figure
-        from matplotlib.lines import Line2D
-    except ImportError:
-        raise PlotError("matplotlib is not installed (pip install 'resdsl[plot]')") from None
+    figure = new_figure(figsize=(7.6, 4.2), dpi=150, layout="constrained")
+    from matplotlib.lines import Line2D
+
     out, runs = _checked_out(Path(out_png)), [Path(run) for run in run_dirs]
     labels = list(labels) if labels is not None else run_labels(runs)
-    figure = Figure(figsize=(7.6, 4.2), dpi=150, layout="constrained")
     axes = figure.add_subplot()
     held_out = set()
     for index, (run, label) in enumerate(zip(runs, labels)):
@@ -53,8 +50,17 @@ def plot_runs(run_dirs: Sequence[str | os.PathLike], out_png: str | os.PathLike,
     axes.set_ylabel("error (%)")
     axes.set_ylim(bottom=0)
     axes.grid(alpha=0.3)
-    _write_png(figure, out)
+    write_png(figure, out)
     return out
+
+
+def new_figure(**options: Any) -> Any:
+    """A matplotlib Figure (no pyplot), or PlotError when matplotlib is not installed."""
+    try:
+        from matplotlib.figure import Figure
+    except ImportError:
+        raise PlotError("matplotlib is not installed (pip install 'resdsl[plot]')") from None
+    return Figure(**options)
 
 
 def run_labels(runs: Sequence[Path]) -> list[str]:
@@ -106,7 +112,7 @@ def _draw_run(axes: Any, run: Path, label: str, color: str) -> set[str]:
     return {k for r in records for k in HELD_OUT if k in r}
 
 
-def _write_png(figure: Any, out: Path) -> None:
+def write_png(figure: Any, out: Path) -> None:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
 
     buffer = io.BytesIO()

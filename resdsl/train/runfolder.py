@@ -19,6 +19,7 @@ import csv
 import io
 import json
 import os
+import re
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -40,6 +41,8 @@ METRICS_CSV = "metrics.csv"
 CURVES = "curves.png"
 LOCK = ".lock"
 TENSORBOARD = "events.out.tfevents.*"  # TensorBoard's own names, in the folder itself
+CHECKPOINTS = "checkpoints"  # the folder of checkpoint files (checkpoint.py writes them)
+CHECKPOINT_NAME = re.compile(r"ckpt_(\d+)\.pt")
 
 # The metrics a logging iteration records, and the error an evaluation records.
 TRAIN_METRICS = ("lr", "train_loss", "train_error", "images_per_s")
@@ -67,6 +70,18 @@ class RunResult:
     #                            None when interrupted. The final error, not the best one.
     interrupted: bool = False  # stopped by Ctrl-C; continue with TrainOptions(resume=run_dir)
     checkpoint: Path | None = None  # the newest checkpoint of the run
+
+
+def checkpoint_path(run_dir: str | os.PathLike, iteration: int) -> Path:
+    return Path(run_dir) / CHECKPOINTS / f"ckpt_{iteration:06d}.pt"
+
+
+def list_checkpoints(run_dir: str | os.PathLike) -> list[Path]:
+    """The run's checkpoints, oldest first (by iteration, not by file time)."""
+    folder = Path(run_dir) / CHECKPOINTS
+    found = [(int(m.group(1)), path) for path in folder.glob("ckpt_*.pt")
+             if (m := CHECKPOINT_NAME.fullmatch(path.name))]
+    return [path for _, path in sorted(found)]
 
 
 def new_run_dir(out: str | None, network: str) -> Path:

@@ -1,0 +1,98 @@
+"""The report from run folders written by hand: a row per net with the paper's number
+beside ours, mean ± std and best over seeds, how far each run has come, and the figure."""
+
+from __future__ import annotations
+
+import json
+import statistics
+import sys
+
+import pytest
+
+from resdsl.reproduce.experiments import load_experiment, select_nets
+from resdsl.reproduce.report import (FINISHED, NOT_STARTED, PARTIAL, collect, figure_panels,
+                                     markdown, table_cells, write_report)
+
+from .reproduce_helpers import fake_run, planned
+
+ONLY = ("resnet20", "resnet110", "resnet1202")
+
+
+@pytest.fixture
+def table6(tmp_path):
+    """ResNet-110's five seeds finished; ResNet-20 halfway; ResNet-1202 not started."""
+    jobs = planned(tmp_path, "table6", only=ONLY, iterations=6)
+    finals = [0.065, 0.066, 0.064, 0.068, 0.067]
+    for job, final in zip([j for j in jobs if j.spec == "resnet110"], finals):
+        fake_run(job, checkpoints=[4, 6], errors={3: 0.5, 6: final})
+    fake_run(jobs[0], checkpoints=[2], errors={3: 0.4})  # logged 3, saved 2: killed
+    experiment = load_experiment("table6")
+    return experiment, select_nets(experiment, list(ONLY)), jobs
+
+
+def test_each_row_has_the_papers_numbers_beside_ours(table6):
+    report = collect(*table6)
+    resnet20, resnet110, resnet1202 = report.rows
+    assert [r.status for r in resnet110.runs] == [FINISHED] * 5
+    ours = [6.5, 6.6, 6.4, 6.8, 6.7]
+    assert resnet110.ours.best == pytest.approx(6.4)
+    assert resnet110.ours.mean == pytest.approx(statistics.fmean(ours))
+    assert resnet110.ours.std == pytest.approx(statistics.stdev(ours))
+    assert (resnet20.runs[0].status, resnet20.runs[0].reached) == (PARTIAL, 3)
+    assert resnet20.ours.partial and resnet20.ours.best == pytest.approx(40.0)
+    assert resnet1202.runs[0].status == NOT_STARTED and resnet1202.ours.best is None
+    cells = {row[0]: row for row in table_cells(report)}
+    assert cells["ResNet-110"][1:6] == ("6.43 (6.61 ± 0.16, 5 runs)", "6.40",
+                                       "6.60 ± 0.16 (5 runs)", "5/5", "6/6")
+    assert cells["ResNet-20"][1:6] == ("8.75", "40.00*", "—", "0/1", "3/6")
+    assert cells["ResNet-1202"][1:6] == ("7.93", "—", "—", "0/1", "0/6")
+    assert cells["ResNet-1202"][6] == "19.42M (paper 19.40M)"
+
+
+def test_report_files_hold_every_row(table6, tmp_path):
+    experiment, nets, jobs = table6
+    report = collect(*table6)
+    files, notes = write_report(report, figure_panels(*table6), experiment.figure.title, tmp_path)
+    assert sorted(p.name for p in files) == ["report.json", "report.md", "report.png"]
+    assert notes == []
+    text = (tmp_path / "report.md").read_text()
+    for label in ("ResNet-20", "ResNet-110", "ResNet-1202"):
+        assert f"| {label} |" in text
+    assert "![" in text and "(report.png)" in text
+    saved = json.loads((tmp_path / "report.json").read_text())
+    assert [row["spec"] for row in saved["rows"]] == list(ONLY)
+    assert saved["rows"][1]["paper"]["mean_std"] == [6.61, 0.16]
+    assert len(saved["rows"][1]["runs"]) == 5
+
+
+def test_the_figure_has_the_experiments_panels_for_the_nets_planned(table6):
+    experiment, nets, jobs = table6
+    panels = figure_panels(*table6)
+    assert [p.title for p in panels] == [p.title for p in experiment.figure.panels]
+    assert [c.label for c in panels[0].curves] == ["ResNet-20"]
+    resnet110 = [c for c in panels[1].curves if c.label == "ResNet-110"]
+    assert len(resnet110) == 5 and [c.first for c in resnet110] == [True] + [False] * 4
+    only_20 = figure_panels(experiment, select_nets(experiment, ["resnet20"]), jobs[:1])
+    assert len(only_20) == 1  # a panel with none of the nets planned is left out
+
+
+def test_without_matplotlib_the_report_says_so_and_writes_the_rest(table6, tmp_path,
+                                                                   monkeypatch):
+    for name in ["matplotlib", *[m for m in sys.modules if m.startswith("matplotlib.")]]:
+        monkeypatch.setitem(sys.modules, name, None)  # None: "import matplotlib" fails
+    experiment = table6[0]
+    files, notes = write_report(collect(*table6), figure_panels(*table6),
+                                experiment.figure.title, tmp_path)
+    assert sorted(p.name for p in files) == ["report.json", "report.md"]
+    assert notes == ["matplotlib is not installed (pip install 'resdsl[plot]'): report.png "
+                     "is not drawn"]
+    assert "report.png" not in (tmp_path / "report.md").read_text()
+
+
+def test_a_row_with_no_paper_number_says_why(tmp_path):
+    jobs = planned(tmp_path, "fig6", only=("plain20",))
+    experiment = load_experiment("fig6")
+    report = collect(experiment, select_nets(experiment, ["plain20"]), jobs)
+    row = table_cells(report)[0]
+    assert row[1] == "—" and "no number for the plain nets" in row[7]
+    assert "| plain-20 | — |" in markdown(report, drawn=False)
