@@ -63,7 +63,7 @@ def test_the_gpu_table_layout_renders_every_column():
 @pytest.mark.slow  # two short trainings and three reproductions of one net: about 20 s
 def test_reproduce_overhead_runs_and_reports_its_ratios():
     done = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "reproduce_overhead.py"), "--only", "resnet20",
+        [sys.executable, str(BENCH / "reproduce_overhead.py"), "--only", "resnet20",
          "--iterations", "1", "--rounds", "1"], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()

@@ -129,9 +129,11 @@ def locate(fmt: CifarFormat, root: Path) -> Path | None:
 
 
 def fetch(fmt: CifarFormat, root: Path) -> Path:
-    """Download the archive into `root` (written to a .part file, renamed when complete)."""
+    """Download the archive into `root` (written to a .part file, renamed when complete).
+    The .part file's name is this process's own, so two downloads at once (two `train
+    --download` side by side) each write their own and the last rename wins whole."""
     url, target = BASE_URL + fmt.archive, root / fmt.archive
-    partial = target.with_name(target.name + ".part")
+    partial = target.with_name(f"{target.name}.{os.getpid()}.part")
     try:
         root.mkdir(parents=True, exist_ok=True)
         with urllib.request.urlopen(url, timeout=60) as response, open(partial, "wb") as out:

@@ -145,6 +145,23 @@ def test_download_fetches_the_archive(cifar_dir, tmp_path, monkeypatch):
     data = read_cifar(CIFAR10, target, download=True, skip_checksum=True)
     assert (target / "cifar-10-python.tar.gz").exists()
     np.testing.assert_array_equal(data.train_images.numpy(), cifar_dir[1][:100])
+    assert sorted(p.name for p in target.iterdir()) == ["cifar-10-python.tar.gz"]
+
+
+def test_two_downloads_at_once_write_apart(cifar_dir, tmp_path, monkeypatch):
+    """Another process's half-written download (its own .part) is neither read nor
+    overwritten: each process writes a file of its own, renamed when complete."""
+    server = tmp_path / "server"
+    server.mkdir()
+    make_tar(cifar_dir[0], server / "cifar-10-python.tar.gz")
+    monkeypatch.setattr(cifar, "BASE_URL", server.as_uri() + "/")
+    target = tmp_path / "downloads"
+    target.mkdir()
+    other = target / "cifar-10-python.tar.gz.999999.part"
+    other.write_bytes(b"another process, half way")
+    cifar.fetch(CIFAR10, target)
+    assert other.read_bytes() == b"another process, half way"
+    assert (target / "cifar-10-python.tar.gz").stat().st_size > 1000
 
 
 def test_download_offline_is_a_clear_error(tmp_path, monkeypatch):
