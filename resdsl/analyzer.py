@@ -360,18 +360,21 @@ class Memory:
     activations: int  # bytes of the tensors one image creates in a forward pass, fp32
 
 
-def memory(net: ir.Network) -> Memory:
+def memory(net: ir.Network, report: Report | None = None) -> Memory:
+    """`report`: the network's analysis, where the caller has it already."""
     layers = [layer for stage in net.stages for layer in flat_layers(_all_items(stage.items))]
     # BatchNorm keeps a running mean and variance (fp32) and a step count (int64).
     buffers = sum(2 * FP32_BYTES * layer.in_shape[0] + 8 for layer in layers
                   if isinstance(layer, ir.BatchNorm))
-    return Memory(FP32_BYTES * net.params + buffers, analyze(net).activation_bytes)
+    activations = (report or analyze(net)).activation_bytes
+    return Memory(FP32_BYTES * net.params + buffers, activations)
 
 
-def check_size(net: ir.Network, max_bytes: int = MAX_BUILD_BYTES) -> None:
+def check_size(net: ir.Network, max_bytes: int = MAX_BUILD_BYTES,
+               report: Report | None = None) -> None:
     """Refuse a network whose build would allocate more than `max_bytes` for its weights,
     or for one image's activations: `check` says so as `build` would, before allocating."""
-    need = memory(net)
+    need = memory(net, report)
     for what, size in (("its weights and buffers", need.weights),
                        ("the activations of one image", need.activations)):
         if size > max_bytes:

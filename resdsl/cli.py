@@ -154,7 +154,6 @@ def check(specs: List[str] = SPECS, network: Optional[str] = NETWORK,
           max_memory: Optional[str] = MAX_MEMORY) -> None:
     """Validate specs and evaluate their `expect` lines; a network too large to build
     fails here as it would in `build`."""
-    from .analyzer import check_size
     from .loader import load_program
     from .lower import lower
 
@@ -166,9 +165,7 @@ def check(specs: List[str] = SPECS, network: Optional[str] = NETWORK,
             if not names:
                 out.print(f"[green]ok[/]    {spec}  (no network: declarations only)")
             for name in names:
-                net = lower(program, name)
-                check_size(net, _max_bytes(max_memory))
-                failed |= not _check_one(spec, net)
+                failed |= not _check_one(spec, lower(program, name), _max_bytes(max_memory))
         except ResdslError as error:
             print_error(error)
             failed = True
@@ -176,11 +173,12 @@ def check(specs: List[str] = SPECS, network: Optional[str] = NETWORK,
         raise SpecFailed()
 
 
-def _check_one(spec: str, net) -> bool:
-    from .analyzer import analyze
+def _check_one(spec: str, net, max_bytes: int) -> bool:
+    from .analyzer import analyze, check_size
     from .tables import human
 
     report = analyze(net)
+    check_size(net, max_bytes, report)  # too large to build fails here as in `build`
     ok = all(e.passed for e in report.expects)
     status = "[green]ok[/]  " if ok else "[red]FAIL[/]"
     out.print(f"{status}  {spec}  {net.name}: {report.params:,} params, "

@@ -35,7 +35,7 @@ MAX_TOLERANCE = 1000.0  # percent, in `expect ... within P%`: JSON cannot hold i
 # of one image (fp32), each; `--max-memory` raises both. 4 GiB is a billion parameters,
 # six times VGG-19; a network just under MAX_PARAMS would need 8 GiB before training.
 MAX_BUILD_BYTES = 4 * 2**30
-BUILD_LIMIT_TEXT = "4G"  # MAX_BUILD_BYTES as --max-memory takes it (a test holds them equal)
+BUILD_LIMIT_TEXT = f"{MAX_BUILD_BYTES // 2**30}G"  # as --max-memory takes it, for help texts
 
 
 _UNITS = {"": 1, "K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}

@@ -17,6 +17,7 @@ from .blocks import lower_block
 from .diagnostics import ErrorCollector, ResdslError, ResdslValidationError, Span
 from .expand import NetworkPlan, expand, select_network
 from .expressions import EvalValue, Symbol, as_int, describe, did_you_mean, evaluate
+from .ir.layers import check_label
 from .limits import MAX_CHANNELS, MAX_PATH_PARTS, MAX_SPATIAL, MAX_TOLERANCE, paused_gc
 from .loader import Namespace, Program
 from .recipes import check_recipe, lower_recipe
@@ -233,13 +234,8 @@ class _Sections:
         else:
             fixed = {}
             planned = expand_items(stmt.body, self.env)
-        for other in self.next_index if module else ():
-            if other != module and f"{other}.".startswith(f"{module}.") or \
-                    f"{module}.".startswith(f"{other}.") and other != module:
-                raise ResdslValidationError(
-                    f"module '{module}' and module '{other}' cannot both hold sections: one "
-                    "is inside the other", stmt.span)
         if module:
+            _check_not_nested(module, self.next_index, stmt)
             # Sections sharing a container number on where the last one stopped, and
             # their labels may not repeat one another's (the second would replace the first).
             self.next_index[module] = name_by_position(planned, self.next_index.get(module, 0))
@@ -283,13 +279,22 @@ def _numbered(sections):
         yield index, (role, stmt)
 
 
+def _check_not_nested(module: str, containers, stmt) -> None:
+    """No container of sections inside another (`in a` and `in a.b`): calling the outer
+    one would run the inner one's sections again."""
+    for other in containers:
+        if other != module and (f"{other}.".startswith(f"{module}.") or
+                                f"{module}.".startswith(f"{other}.")):
+            raise ResdslValidationError(
+                f"module '{module}' and module '{other}' cannot both hold sections: one "
+                "is inside the other", stmt.span)
 
 
 def _check_contiguous(roots: list[str], module: str, stmt) -> list[str]:
     """The modules the sections use, in order (their paths checked): the sections one
     container holds follow each other, so that calling the container runs them in their
-    order, and no container is another's prefix (`in a` and `in a.b`)."""
-    what = stmt.name or f"the {'stem' if roots == [] else 'head'}"
+    order."""
+    what = stmt.name or f"the {stmt.role}"
     if module:
         _check_path(module, stmt)
     root = module.split(".")[0]
@@ -301,8 +306,6 @@ def _check_contiguous(roots: list[str], module: str, stmt) -> list[str]:
 
 
 def _check_path(module: str, stmt) -> None:
-    from .ir.layers import check_label
-
     parts = module.split(".")
     if len(parts) > MAX_PATH_PARTS:
         raise ResdslValidationError(

@@ -157,8 +157,7 @@ def _check_weights(model: CompiledNetwork, state: dict, shown: str) -> None:
                                   file=shown)
 
 
-_REQUIRED = {"format_version": int, "network": str, "state_dict": dict}
-_BY_VERSION = {2: {"origin": dict}}
+_REQUIRED = {"network": str, "origin": dict, "state_dict": dict}  # format 2's fields
 
 
 def _read_payload(path: Path, shown: str) -> dict:
@@ -194,7 +193,7 @@ def _checked(payload: dict, shown: str) -> dict:
         raise ResdslFileError(
             f"written by an older resdsl (format {version}), which this one no longer reads",
             file=shown, notes=("rebuild it from its spec: resdsl build SPEC --save FILE",))
-    for key, kind in {**_REQUIRED, **_BY_VERSION.get(version, {})}.items():
+    for key, kind in _REQUIRED.items():
         if not isinstance(payload.get(key), kind):
             raise ResdslFileError(f"damaged resdsl model file: '{key}' is missing or wrong", file=shown)
     return payload

@@ -110,11 +110,13 @@ def expand_items(items: list, env) -> list[Planned]:
     for item in items:
         if isinstance(item, syn.RepeatStmt) and item.body is not None:
             body, times = expand_items(item.body, env), count(item.count, env)
-            if body and times * len(body) > MAX_LAYERS:  # size_of refused it for sections
+            if not body:  # `10**15 x { }` is nothing, and must not count to 10**15 first
+                continue
+            if times * len(body) > MAX_LAYERS:  # size_of refused it for sections
                 raise ResdslValidationError(
                     f"{times:,} x {len(body)} layers is too many to build (limit "
                     f"{MAX_LAYERS:,})", item.count.span)
-            out.extend(Planned(p.stmt, p.copy) for _ in range(times if body else 0) for p in body)
+            out.extend(Planned(p.stmt, p.copy) for _ in range(times) for p in body)
         elif isinstance(item, syn.RepeatStmt):
             times = count(item.count, env)
             if times > MAX_BLOCKS:

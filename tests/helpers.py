@@ -14,7 +14,7 @@ BENCH = ROOT / "bench"
 TESTS = ROOT / "tests"
 GOLDEN = TESTS / "golden"
 INVALID = TESTS / "invalid"  # one broken rule per file; helpers they import in imports/
-REFERENCE = TESTS / "reference"  # copied from the team's shared/reference/
+REFERENCE = TESTS / "reference"  # the team's reference records, copied in
 
 # A network small enough to lower in milliseconds: a stage that keeps the shape and one
 # that halves it and doubles the channels, so both shortcut cases show up.

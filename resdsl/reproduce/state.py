@@ -15,7 +15,7 @@ import enum
 from dataclasses import dataclass
 
 from ..train.errors import TrainError
-from ..train.runfolder import CONFIG, CHECKPOINT_NAME, list_checkpoints, read_config
+from ..train.runfolder import CONFIG, checkpoint_iteration, list_checkpoints, read_config
 from .plan import RunJob
 
 
@@ -49,7 +49,7 @@ def run_state(job: RunJob) -> RunState:
 
 def newest_checkpoint(job: RunJob) -> int:
     checkpoints = list_checkpoints(job.run_dir)
-    return int(CHECKPOINT_NAME.fullmatch(checkpoints[-1].name).group(1)) if checkpoints else 0
+    return checkpoint_iteration(checkpoints[-1]) if checkpoints else 0
 
 
 def _conflict(job: RunJob) -> str:

@@ -27,9 +27,7 @@ from ..atomic import atomic_write
 from .errors import CheckpointError
 from .files import first_line, reason, regular_size
 # The files' names live with the run folder's (no torch there: `resdsl reproduce` reads them).
-from .runfolder import CHECKPOINTS as FOLDER
-from .runfolder import CHECKPOINT_NAME as NAME
-from .runfolder import checkpoint_path, list_checkpoints  # noqa: F401 - re-exported
+from .runfolder import CHECKPOINTS, checkpoint_iteration, checkpoint_path, list_checkpoints
 
 FORMAT = 1  # bump when the layout of "state" changes
 MAX_DEPTH = 32  # a state nests a few levels (optimizer state of a parameter: 4)
@@ -83,8 +81,8 @@ def load_checkpoint(path: str | os.PathLike, run_id: str | None = None) -> dict[
         raise CheckpointError(f"cannot be read ({first_line(error)[:200]})",
                               file=str(path)) from None
     state = _checked_state(payload, path)
-    match = NAME.fullmatch(path.name)
-    if match and state["iteration"] != int(match.group(1)):
+    named = checkpoint_iteration(path)
+    if named is not None and state["iteration"] != named:
         raise CheckpointError("holds another iteration than its name says", file=str(path))
     if run_id is not None and payload.get("run_id") != run_id:
         raise ForeignCheckpointError(f"was written by another run (run id "
@@ -113,7 +111,7 @@ def load_latest(run_dir: str | os.PathLike, report: Callable[[str], None],
     """The newest checkpoint that loads, verifies and belongs to run `run_id` (any run
     when None); the others are set aside and reported. NoCheckpointError if there is none
     at all, CheckpointError if none is usable."""
-    folder = Path(run_dir) / FOLDER
+    folder = Path(run_dir) / CHECKPOINTS
     for stale in folder.glob(".ckpt_*.tmp"):
         _remove_quietly(stale)  # a write the killed run never finished
     candidates = list_checkpoints(run_dir)

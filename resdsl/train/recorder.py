@@ -15,12 +15,13 @@ from pathlib import Path
 from typing import Any
 
 from ..atomic import atomic_write
-from .checkpoint import checkpoint_path, list_checkpoints, save_checkpoint
+from .checkpoint import save_checkpoint
 from .errors import PlotError, RunFolderError
 from .files import write_failure
 from .lock import RunLock
 from .plot import plot_runs
-from .runfolder import (CONFIG, CURVES, LOCK, METRICS, METRICS_CSV, TENSORBOARD, csv_line,
+from .runfolder import (CONFIG, CURVES, LOCK, METRICS, METRICS_CSV, TENSORBOARD,
+                        checkpoint_path, csv_line, list_checkpoints,
                         metric_columns, metrics_line, new_run_dir, read_config, read_metrics,
                         write_config)
 from .tensorboard import TensorBoard

@@ -20,11 +20,10 @@ from .. import syntax as syn
 from ..recipes import resolve_recipe
 from ..loader import Program, load_program, program_from_text
 from ..lower import lower, lower_recipe
-from .checkpoint import FOLDER
 from .errors import CheckpointError
 from .options import TrainOptions
 from .rng import seed_everything
-from .runfolder import CONFIG, SavedRun, load_run
+from .runfolder import CHECKPOINTS, CONFIG, SavedRun, load_run
 
 DEFAULT_RECIPE = "cifar10_paper"  # the prelude's, for specs without a `train` statement
 
@@ -76,7 +75,7 @@ def _spec_of_origin(origin: dict, saved: SavedRun, run_dir, network: str | None)
 def run_folder_of(path: str | os.PathLike) -> Path | None:
     """The run folder `path` is, or holds a checkpoint of; None for a lone checkpoint."""
     path = Path(path)
-    for folder in (path, path.parent.parent if path.parent.name == FOLDER else None):
+    for folder in (path, path.parent.parent if path.parent.name == CHECKPOINTS else None):
         if folder is not None and (folder / CONFIG).exists():
             return folder
     return None

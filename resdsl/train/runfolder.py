@@ -76,12 +76,17 @@ def checkpoint_path(run_dir: str | os.PathLike, iteration: int) -> Path:
     return Path(run_dir) / CHECKPOINTS / f"ckpt_{iteration:06d}.pt"
 
 
+def checkpoint_iteration(path: Path) -> int | None:
+    """The iteration a checkpoint's file name says (`ckpt_000120.pt`: 120), or None."""
+    match = CHECKPOINT_NAME.fullmatch(path.name)
+    return int(match.group(1)) if match else None
+
+
 def list_checkpoints(run_dir: str | os.PathLike) -> list[Path]:
     """The run's checkpoints, oldest first (by iteration, not by file time)."""
     folder = Path(run_dir) / CHECKPOINTS
-    found = [(int(m.group(1)), path) for path in folder.glob("ckpt_*.pt")
-             if (m := CHECKPOINT_NAME.fullmatch(path.name))]
-    return [path for _, path in sorted(found)]
+    found = [(checkpoint_iteration(path), path) for path in folder.glob("ckpt_*.pt")]
+    return [path for iteration, path in sorted(p for p in found if p[0] is not None)]
 
 
 def new_run_dir(out: str | None, network: str) -> Path:

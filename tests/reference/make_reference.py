@@ -1,5 +1,5 @@
 """Write a reference record (tests/reference/<library>/<model>.json) for a torchvision or
-timm model, as the team's shared/reference/ records were made (see README.md).
+timm model, as the team's reference records were made (see README.md).
 
 Needs torchvision (and timm for timm models), which the test suite never imports:
 

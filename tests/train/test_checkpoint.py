@@ -12,8 +12,8 @@ import torch
 from resdsl import atomic
 from resdsl.atomic import atomic_write
 from resdsl.train.checkpoint import (FORMAT, ForeignCheckpointError, NoCheckpointError,
-                                     checkpoint_path, digest, list_checkpoints, load_checkpoint,
-                                     load_latest, save_checkpoint)
+                                     digest, load_checkpoint, load_latest, save_checkpoint)
+from resdsl.train.runfolder import checkpoint_path, list_checkpoints
 from resdsl.train.errors import CheckpointError
 
 from .train_helpers import FullDisk

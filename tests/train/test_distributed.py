@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from resdsl.train.checkpoint import checkpoint_path, list_checkpoints, load_checkpoint
+from resdsl.train.checkpoint import load_checkpoint
+from resdsl.train.runfolder import checkpoint_path, list_checkpoints
 from resdsl.train.distributed import pick_device
 from resdsl.train.errors import OptionsError
 from resdsl.train.runfolder import read_metrics

@@ -11,7 +11,7 @@ import sys
 import pytest
 
 from helpers import SPECS
-from resdsl.train.checkpoint import list_checkpoints
+from resdsl.train.runfolder import list_checkpoints
 from resdsl.train.errors import OptionsError
 from resdsl.train.launch import check_launch, describe_failure, torchrun_args
 from resdsl.train.options import TrainOptions

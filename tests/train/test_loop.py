@@ -13,7 +13,8 @@ import torch
 from torch import nn
 
 from helpers import SPECS
-from resdsl.train.checkpoint import checkpoint_path, list_checkpoints, load_checkpoint
+from resdsl.train.checkpoint import load_checkpoint
+from resdsl.train.runfolder import checkpoint_path, list_checkpoints
 from resdsl.train.errors import DataError, DivergedError, OptionsError
 from resdsl.train.loop import train
 from resdsl.train.options import TrainOptions

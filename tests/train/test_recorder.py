@@ -12,7 +12,8 @@ import pytest
 
 from resdsl import atomic
 from resdsl.train import recorder as recorder_module
-from resdsl.train.checkpoint import checkpoint_path, list_checkpoints, load_checkpoint
+from resdsl.train.checkpoint import load_checkpoint
+from resdsl.train.runfolder import checkpoint_path, list_checkpoints
 from resdsl.train.errors import RunFolderError
 from resdsl.train.held_out import evaluate_checkpoint
 from resdsl.train.progress import RecordingReporter

@@ -10,8 +10,8 @@ import time
 import pytest
 from torch import nn
 
-from resdsl.train.checkpoint import (checkpoint_path, list_checkpoints, load_checkpoint,
-                                     save_checkpoint)
+from resdsl.train.checkpoint import load_checkpoint, save_checkpoint
+from resdsl.train.runfolder import checkpoint_path, list_checkpoints
 from resdsl.train.errors import CheckpointError, OptionsError, RunFolderError
 from resdsl.train.loop import train
 from resdsl.train.options import TrainOptions
