@@ -256,3 +256,36 @@ def train_resnet20(tmp_path: Path, iterations: int = 4, **options):
                                                     "eval_every": 2})
     return train(build_model(spec.network, options), recipe, options, spec.text,
                  RecordingReporter(), spec_path=str(SPECS / "resnet20.res"))
+
+
+# ---- MNIST / Fashion-MNIST: the official IDX format ------------------------------------
+IDX_NAMES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte",
+             "t10k-labels-idx1-ubyte")
+
+
+def idx_bytes(values: np.ndarray) -> bytes:
+    """An IDX file as published: 0x00 0x00, type 0x08 (unsigned byte), the number of
+    dimensions, each size as a big-endian int32, then the values in row-major order."""
+    header = bytes([0, 0, 0x08, values.ndim]) + b"".join(struct.pack(">i", size)
+                                                         for size in values.shape)
+    return header + np.ascontiguousarray(values, dtype=np.uint8).tobytes()
+
+
+def make_idx(folder: Path, train: int = 40, test: int = 10, seed: int = 0, level: int = 9,
+             compressed: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """A tiny MNIST-shaped set in `folder` as the four official files (.gz at `level`, or
+    decompressed); returns all images (train then test, N x 28 x 28) and labels."""
+    import gzip
+
+    rng = np.random.default_rng(seed)
+    images = rng.integers(0, 256, (train + test, 28, 28), dtype=np.uint8)
+    labels = rng.integers(0, 10, train + test).astype(np.uint8)
+    folder.mkdir(parents=True, exist_ok=True)
+    parts = (images[:train], labels[:train], images[train:], labels[train:])
+    for name, values in zip(IDX_NAMES, parts):
+        raw = idx_bytes(values)
+        if compressed:  # mtime 0: the same bytes every time, as a published file
+            (folder / f"{name}.gz").write_bytes(gzip.compress(raw, level, mtime=0))
+        else:
+            (folder / name).write_bytes(raw)
+    return images, labels

@@ -14,10 +14,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
-import shutil
 import tarfile
-import urllib.error
-import urllib.request
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +26,7 @@ from torch import Tensor
 
 from ..errors import DataError
 from ..files import MiB, read_bounded
+from .download import download, find_or_fetch
 from .safe_pickle import load_pickle
 
 # Where --download fetches from; a module constant so tests can point it elsewhere.
@@ -97,9 +95,7 @@ def read_cifar(fmt: CifarFormat, data_dir: str | os.PathLike, *, download: bool 
                skip_checksum: bool = False) -> CifarData:
     """Read (downloading first if asked and absent) and verify one CIFAR data set."""
     root = Path(data_dir)
-    found = locate(fmt, root)
-    if found is None and download:
-        found = fetch(fmt, root)
+    found = find_or_fetch(fmt, root, download, locate, fetch)
     if found is None:
         raise DataError(f"no {fmt.title} data here: expected {fmt.folder}/ or {fmt.archive}. "
                         f"Pass --download to fetch it, or --data-dir pointing at it",
@@ -129,23 +125,8 @@ def locate(fmt: CifarFormat, root: Path) -> Path | None:
 
 
 def fetch(fmt: CifarFormat, root: Path) -> Path:
-    """Download the archive into `root` (written to a .part file, renamed when complete).
-    The .part file's name is this process's own, so two downloads at once (two `train
-    --download` side by side) each write their own and the last rename wins whole."""
-    url, target = BASE_URL + fmt.archive, root / fmt.archive
-    partial = target.with_name(f"{target.name}.{os.getpid()}.part")
-    try:
-        root.mkdir(parents=True, exist_ok=True)
-        with urllib.request.urlopen(url, timeout=60) as response, open(partial, "wb") as out:
-            shutil.copyfileobj(response, out, 1 << 20)
-    except (urllib.error.URLError, OSError) as error:
-        partial.unlink(missing_ok=True)
-        reason = getattr(error, "reason", error)
-        raise DataError(f"could not download {url} ({reason}). Offline? Download it by hand "
-                        f"and put it in {root}, or pass --data-dir pointing at it",
-                        file=str(target)) from None
-    os.replace(partial, target)
-    return target
+    """Download the archive into `root` (see download.py: atomic, safe side by side)."""
+    return download([BASE_URL + fmt.archive], root / fmt.archive)
 
 
 def _verify(label: str, raw: bytes, expected: str, skip: bool, warnings: list[str]) -> None:

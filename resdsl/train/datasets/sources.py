@@ -1,9 +1,14 @@
 """Training data: pick the source, split it, and build the training and held-out batches.
 
 Sources (TrainOptions.data): "cifar10" / "cifar100" (the official files, `cifar.py`),
-"synthetic" or "synthetic:N" (random images shaped like the network's input,
-`synthetic.py`), or a path to an image-folder tree (`folder.py`). CIFAR and synthetic
-data take the fast path: every image on the training device (`batches.py`).
+"mnist" / "fashion-mnist" (the official IDX files, `idx.py`), "synthetic" or
+"synthetic:N" (random images shaped like the network's input, `synthetic.py`), or a path
+to an image-folder tree (`folder.py`). All but image folders take the fast path: every
+image on the training device (`batches.py`).
+
+A network meets its data only as declared: images of another size than the network's
+input are refused with the flag that builds the network for them (`--input 1x28x28`),
+never resized behind the user's back.
 
 val_split=N holds out the LAST N training images (fixed, so every run of every network
 holds out the same ones, as the paper's 45k/5k split) and reports the error on them
@@ -25,6 +30,8 @@ from ..options import TrainOptions
 from ..shard import Shard
 from .batches import Augmenter, TensorBatches, TensorEvalBatches, image_mean
 from .cifar import FORMATS, read_cifar
+from .idx import IDX_FORMATS, read_idx
+from .names import data_title, is_synthetic, shape_text
 from .folder import FolderBatches, FolderEvalBatches, ImageFiles, list_images, pixel_sum
 from .synthetic import synthetic, synthetic_size
 
@@ -41,6 +48,7 @@ class Data:
     eval_size: int  # held-out images
     classes: list[str]  # class names, by label
     source: str  # what was read, for config.json
+    title: str  # the data set as reports name it: "Fashion-MNIST"
     warnings: list[str] = field(default_factory=list)  # for the caller to report
 
 
@@ -61,16 +69,26 @@ def open_data(network: ir.Network, recipe: ir.Recipe, options: TrainOptions,
     shard.check_split(recipe.batch_size)
     target = _Target(network, recipe, options, torch.device(device), shard)
     name = options.data
-    if name in FORMATS:
-        cifar = read_cifar(FORMATS[name], options.data_dir, download=options.download,
-                           skip_checksum=options.skip_checksum)
-        images = (cifar.train_images, cifar.train_labels, cifar.test_images, cifar.test_labels)
-        return _tensor_data(target, images, cifar.classes, cifar.source, cifar.warnings)
-    if name == "synthetic" or name.startswith("synthetic:"):
+    if name in FORMATS or name in IDX_FORMATS:
+        read = (read_cifar, FORMATS) if name in FORMATS else (read_idx, IDX_FORMATS)
+        found = read[0](read[1][name], options.data_dir, download=options.download,
+                        skip_checksum=options.skip_checksum)
+        images = (found.train_images, found.train_labels, found.test_images, found.test_labels)
+        return _tensor_data(target, images, found.classes, found.source, found.warnings)
+    if is_synthetic(name):
         images = synthetic(network, synthetic_size(name, network), options.seed)
         classes = [str(i) for i in range(network.classes)]
         return _tensor_data(target, images, classes, name, [])
     return _folder_data(target, Path(name))
+
+
+def download_missing(data: str, data_dir: Path) -> None:
+    """Fetch a named data set's official files into `data_dir` unless they are there."""
+    from . import cifar, idx
+
+    for formats, module in ((FORMATS, cifar), (IDX_FORMATS, idx)):
+        if data in formats and module.locate(formats[data], data_dir) is None:
+            module.fetch(formats[data], data_dir)
 
 
 def _hold_out(size: int, val_split: int, batch_size: int) -> int:
@@ -83,11 +101,13 @@ def _hold_out(size: int, val_split: int, batch_size: int) -> int:
     return keep
 
 
-def _check_shape(network: ir.Network, shape: tuple[int, ...], classes: int, source: str) -> None:
+def _check_shape(network: ir.Network, shape: tuple[int, ...], classes: int, source: str,
+                 title: str) -> None:
     if tuple(network.input) != tuple(shape):
-        wanted, have = "x".join(map(str, network.input)), "x".join(map(str, shape))
-        raise DataError(f"network {network.name} takes {wanted} inputs but the images are "
-                        f"{have}: use a spec for this data", file=source)
+        wanted, have = shape_text(network.input), shape_text(shape)
+        raise DataError(f"network {network.name} takes {wanted} inputs but {title}'s images "
+                        f"are {have}: pass --input {have} to build the network for them "
+                        "(nothing is resized)")
     if network.classes != classes:
         raise DataError(f"network {network.name} has {network.classes} classes but the data "
                         f"has {classes}: set `classes {classes}` in the spec", file=source)
@@ -103,7 +123,8 @@ def _tensor_data(target: _Target, images: tuple[Tensor, Tensor, Tensor, Tensor],
                  classes: list[str], source: str, warnings: list[str]) -> Data:
     x, y, x_test, y_test = images
     options, batch_size, device = target.options, target.recipe.batch_size, target.device
-    _check_shape(target.network, tuple(x.shape[1:]), len(classes), source)
+    title = data_title(options.data)
+    _check_shape(target.network, tuple(x.shape[1:]), len(classes), source, title)
     keep = _hold_out(len(x), options.val_split, batch_size)
     if options.val_split:
         x_test, y_test = x[keep:], y[keep:]
@@ -114,19 +135,21 @@ def _tensor_data(target: _Target, images: tuple[Tensor, Tensor, Tensor, Tensor],
     held_out = TensorEvalBatches(x_test.to(device), y_test.to(device), mean, batch_size,
                                  target.shard)
     return Data(train, held_out, "val" if options.val_split else "test", keep, len(x_test),
-                classes, source, warnings)
+                classes, source, title, warnings)
 
 
 def _folder_data(target: _Target, root: Path) -> Data:
     network, options, batch_size = target.network, target.options, target.recipe.batch_size
     if not root.exists():
-        raise DataError("no such data set: --data takes cifar10, cifar100, synthetic[:N] or "
-                        "the path of an image folder (PATH/train/<class>/*.png)", file=str(root))
+        raise DataError("no such data set: --data takes cifar10, cifar100, mnist, "
+                        "fashion-mnist, synthetic[:N] or the path of an image folder "
+                        "(PATH/train/<class>/*.png)", file=str(root))
     if len(network.input) != 3 or network.input[0] not in (1, 3):
         raise DataError(f"image folders give 1- or 3-channel images, but network "
                         f"{network.name} takes {network.input}", file=str(root))
     items, classes = list_images(root, "train")
-    _check_shape(network, tuple(network.input), len(classes), str(root))
+    title = data_title(options.data)
+    _check_shape(network, tuple(network.input), len(classes), str(root), title)
     keep = _hold_out(len(items), options.val_split, batch_size)
     held = items[keep:] if options.val_split else list_images(root, "val", classes)[0]
     train_files = ImageFiles(items[:keep], tuple(network.input))
@@ -136,4 +159,4 @@ def _folder_data(target: _Target, root: Path) -> Data:
                           options.workers, target.device, target.shard)
     held_out = FolderEvalBatches(ImageFiles(held, tuple(network.input)), mean, batch_size,
                                  options.workers, target.shard)
-    return Data(train, held_out, "val", keep, len(held), classes, str(root))
+    return Data(train, held_out, "val", keep, len(held), classes, str(root), title)

@@ -45,7 +45,8 @@ def test_network_must_fit_the_data(tmp_path):
     make_cifar10(tmp_path)
     recipe = tiny_recipe()
     options = TrainOptions(data="cifar10", data_dir=str(tmp_path), skip_checksum=True)
-    with pytest.raises(DataError, match="takes 3x64x64 inputs but the images are 3x32x32"):
+    with pytest.raises(DataError, match="takes 3x64x64 inputs but CIFAR-10.s images are 3x32x32: "
+                       "pass --input 3x32x32"):
         open_data(tiny_network(recipe, input=(3, 64, 64)), recipe, options, "cpu")
     with pytest.raises(DataError, match="has 100 classes but the data has 10"):
         open_data(tiny_network(recipe, classes=100), recipe, options, "cpu")
@@ -60,6 +61,7 @@ def test_a_batch_must_split_over_the_processes():
 
 def test_an_unknown_source_names_the_choices(tmp_path):
     recipe = tiny_recipe()
-    with pytest.raises(DataError, match="--data takes cifar10, cifar100, synthetic"):
+    with pytest.raises(DataError, match="--data takes cifar10, cifar100, mnist, fashion-mnist, "
+                       "synthetic"):
         open_data(tiny_network(recipe), recipe, TrainOptions(data=str(tmp_path / "nothing")),
                   "cpu")
