@@ -409,7 +409,8 @@ def _note(text: str) -> None:
 TRAIN_OPTIONS = ("data", "data_dir", "download", "skip_checksum", "iterations", "batch_size",
                  "lr", "eval_every", "seed", "val_split", "out", "resume", "device",
                  "precision", "channels_last", "compile", "workers", "keep_checkpoints",
-                 "checkpoint_every", "log_every", "zero_init_residual", "sync_bn", "max_memory")
+                 "checkpoint_every", "log_every", "zero_init_residual", "sync_bn", "max_memory",
+                 "input")
 
 
 @app.command(context_settings={"allow_interspersed_args": True})
@@ -518,8 +519,10 @@ def reproduce(experiment: Optional[str] = typer.Argument(None, metavar="EXPERIME
                                                   "--only resnet20,plain20"),
               gpus: Optional[int] = typer.Option(None, help="run on N GPUs, one run per GPU "
                                                  "at a time (times --per-device)"),
-              per_device: int = typer.Option(1, "--per-device", metavar="K",
-                                             help="runs at once on each device"),
+              per_device: Optional[int] = typer.Option(None, "--per-device", metavar="K",
+                                                       help="runs at once on each device "
+                                                            "(default: as the experiment "
+                                                            "says, else 1)"),
               report_now: bool = typer.Option(False, "--report", help="only write the report "
                                               "of the runs there are; train nothing"),
               list_all: bool = typer.Option(False, "--list", help="list the experiments"),

@@ -26,9 +26,12 @@ def make_reporter(stream: IO[str] | None = None) -> Reporter:
 
 def describe_start(summary: dict[str, Any]) -> str:
     s = summary
-    return (f"training {s['network']} for {s['iterations']} iterations (batch {s['batch_size']}) "
-            f"on {s['train_images']} images of {s['data']}, reporting the error on "
-            f"{s['eval_images']} {s['eval_set']} images; {s['device']}, {s['precision']}; "
+    shape = "x".join(map(str, s["input"]))
+    data = s["data_title"] if s["data"] in s["data_title"] else f"{s['data_title']} ({s['data']})"
+    return (f"training {s['network']} ({shape} inputs) for {s['iterations']} iterations (batch "
+            f"{s['batch_size']}) on {data}: {s['train_images']} training images, reporting "
+            f"the error on {s['eval_images']} {s['eval_set']} images; "
+            f"{s['device']}, {s['precision']}; "
             f"run folder {s['run_dir']}"
             + (f"; resuming at iteration {s['start_iteration']}" if s["start_iteration"] else "")
             + describe_recipe(s.get("recipe")))
@@ -58,7 +61,8 @@ def describe_result(result: RunResult) -> str:
     if result.interrupted:
         return (f"interrupted at iteration {result.iteration}; continue with "
                 f"--resume {result.run_dir}")
-    return (f"done: final {result.eval_set} error {100 * result.final_error:.2f}% after "
+    on = f"{result.data} " if result.data else ""
+    return (f"done: final {on}{result.eval_set} error {100 * result.final_error:.2f}% after "
             f"{result.iteration} iterations; run folder {result.run_dir}")
 
 

@@ -196,7 +196,7 @@ def _stop(run: Run, abrupt: bool = False) -> RunResult:
     elif run.recorder.saved_at != run.iteration:
         _save(run)
     result = RunResult(run.run_dir, run.iteration, run.data.eval_set, None, True,
-                       run.recorder.checkpoint)
+                       run.recorder.checkpoint, run.data.title)
     run.reporter.finish(result)
     return result
 
@@ -207,6 +207,6 @@ def _finish(run: Run) -> RunResult:
         run.recorder.plot()
     run.dist.sync_buffers(run.learner.model)
     result = RunResult(run.run_dir, run.iteration, run.data.eval_set, run.last_eval[1],
-                       False, run.recorder.checkpoint)
+                       False, run.recorder.checkpoint, run.data.title)
     run.reporter.finish(result)
     return result

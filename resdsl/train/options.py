@@ -45,11 +45,12 @@ class TrainOptions:
     seed: int = _option(0, "seeds init, data order and augmentation: same seed, same run")
     val_split: int = _option(0, "hold out the LAST N training images and report the error on "
                              "them, not on the test set (the paper used 5000)")
-    data: str = _option("cifar10", "cifar10, cifar100, synthetic[:N], or an image-folder "
-                        "path with train/ and val/")
-    data_dir: str = _option("data", "folder holding cifar-10-batches-py/ or the .tar.gz")
-    download: bool = _option(False, "fetch the official CIFAR archive if it is missing")
-    skip_checksum: bool = _option(False, "accept CIFAR files that are not the official ones "
+    data: str = _option("cifar10", "cifar10, cifar100, mnist, fashion-mnist, synthetic[:N], "
+                        "or an image-folder path with train/ and val/")
+    data_dir: str = _option("data", "folder holding the data set's official files (e.g. "
+                            "cifar-10-batches-py/ or the .tar.gz; the four IDX .gz files)")
+    download: bool = _option(False, "fetch the official files if they are missing")
+    skip_checksum: bool = _option(False, "accept data files that are not the official ones "
                                   "(a subset, a re-export)")
     # --- run folder ---
     out: str | None = _option(None, "run folder (default runs/NETWORK-DATE-TIME)")
@@ -67,6 +68,9 @@ class TrainOptions:
     sync_bn: bool = _option(False, "BatchNorm statistics over all GPUs (CUDA only)")
     workers: int = _option(4, "DataLoader worker processes (image folders only)")
     # --- the model: used where it is built (`request.build_model`), saved to rebuild it ---
+    input: str | None = _option(None, "build the network for CxHxW images instead of its "
+                                "spec's input, e.g. 1x28x28 for MNIST (the data is never "
+                                "resized)")
     zero_init_residual: bool = _option(False, "zero the last BatchNorm of each block")
     max_memory: str | None = _option(None, "what building the model may allocate, for its "
                                      "weights and for one image's activations, each "
@@ -83,6 +87,8 @@ class TrainOptions:
             raise OptionsError(f"workers must be between 0 and {MAX_WORKERS}, got {self.workers}")
         if not 0 <= self.seed < MAX_SEED:
             raise OptionsError(f"seed must be between 0 and 2**62, got {self.seed}")
+        if self.input is not None:
+            input_shape(self.input)
         if self.precision not in (None, *PRECISIONS):
             raise OptionsError(f"precision must be one of {', '.join(PRECISIONS)}, "
                                f"got {self.precision!r}")
@@ -98,6 +104,16 @@ class TrainOptions:
     def from_dict(cls, values: Mapping[str, Any]) -> TrainOptions:
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in values.items() if k in known})
+
+
+def input_shape(text: str) -> tuple[int, int, int]:
+    """`--input CxHxW` as three sizes; the spec's own rules for inputs apply when the
+    network is built with it."""
+    parts = text.lower().split("x")
+    # ASCII digits only: str.isdigit() also takes "３" and "٣", which int() then reads.
+    if len(parts) != 3 or not all(p.isascii() and p.isdigit() and int(p) > 0 for p in parts):
+        raise OptionsError(f"--input: expected CxHxW such as 1x28x28, got {text!r}")
+    return tuple(int(p) for p in parts)  # type: ignore[return-value]
 
 
 @functools.cache

@@ -39,7 +39,8 @@ def plot_runs(run_dirs: Sequence[str | os.PathLike], out_png: str | os.PathLike,
     for index, (run, label) in enumerate(zip(runs, labels)):
         held_out |= _draw_run(axes, run, label, f"C{index % 10}")
     what = "/".join(sorted(k.partition("_")[0] for k in held_out)) or "held-out"
-    sources = {_config(run).get("data", {}).get("source") for run in runs}
+    # The data set by name ("Fashion-MNIST"); runs of older versions kept only its source.
+    sources = {_data_name(_config(run).get("data", {})) for run in runs}
     on = f" on {sources.pop()}" if len(sources) == 1 and None not in sources else ""
     styles = [Line2D([], [], color="0.3", label="training", **TRAIN_STYLE),
               Line2D([], [], color="0.3", label=what, **HELD_OUT_STYLE)]
@@ -52,6 +53,10 @@ def plot_runs(run_dirs: Sequence[str | os.PathLike], out_png: str | os.PathLike,
     axes.grid(alpha=0.3)
     write_png(figure, out)
     return out
+
+
+def _data_name(data: Any) -> str | None:
+    return (data.get("title") or data.get("source")) if isinstance(data, dict) else None
 
 
 def new_figure(**options: Any) -> Any:

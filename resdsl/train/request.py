@@ -21,7 +21,7 @@ from ..recipes import resolve_recipe
 from ..loader import Program, load_program, program_from_text
 from ..lower import lower, lower_recipe
 from .errors import CheckpointError
-from .options import TrainOptions
+from .options import TrainOptions, input_shape
 from .rng import seed_everything
 from .runfolder import CHECKPOINTS, CONFIG, SavedRun, load_run
 
@@ -36,9 +36,10 @@ class TrainSpec:
     network: ir.Network
 
 
-def load_spec(path: str | os.PathLike, network: str | None = None) -> TrainSpec:
+def load_spec(path: str | os.PathLike, network: str | None = None,
+              input: tuple[int, int, int] | None = None) -> TrainSpec:
     program = load_program(path)
-    return TrainSpec(str(path), program.text, program, lower(program, network))
+    return TrainSpec(str(path), program.text, program, lower(program, network, input))
 
 
 def spec_of_run(saved: SavedRun, run_dir: str | os.PathLike,
@@ -82,10 +83,11 @@ def run_folder_of(path: str | os.PathLike) -> Path | None:
 
 
 def require_spec(spec: str | os.PathLike | None, run: str | os.PathLike | None,
-                 network: str | None = None) -> TrainSpec:
-    """The spec given, or else the one saved in the run folder `run`."""
+                 network: str | None = None, input: str | None = None) -> TrainSpec:
+    """The spec given (built for `input` when given), or else the one saved in the run
+    folder `run`, built as it was."""
     if spec is not None:
-        return load_spec(spec, network)
+        return load_spec(spec, network, input_shape(input) if input else None)
     folder = run_folder_of(run) if run is not None else None
     if folder is None:
         what = "holds no config.json with the spec" if Path(run).exists() else \
@@ -135,12 +137,14 @@ def request_training(spec: str | os.PathLike | None, network: str | None,
     """From the command line: the spec (or the run's saved one), options from the flags
     `given`, recipe overrides from --set. On --resume the flags are the run's `changes`."""
     options = TrainOptions(**given)
-    chosen = require_spec(spec, options.resume, network)
     path = str(Path(spec).resolve()) if spec is not None else None
     if options.resume is not None:
         saved = load_run(options.resume)
+        # A spec given again is built as the run built it: for the input it was trained on.
+        chosen = require_spec(spec, options.resume, network, saved.options.input)
         changes = {**given, **sets, **({"recipe": recipe_name} if recipe_name else {})}
         return TrainRequest(chosen, path, saved.recipe, options, saved.options, changes)
+    chosen = require_spec(spec, None, network, options.input)
     recipe, note = choose_recipe(chosen, recipe_name)
     overrides = {**options.recipe_overrides(), **sets}
     recipe = resolve_recipe(recipe, overrides, chosen.network.input)

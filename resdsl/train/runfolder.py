@@ -70,6 +70,7 @@ class RunResult:
     #                            None when interrupted. The final error, not the best one.
     interrupted: bool = False  # stopped by Ctrl-C; continue with TrainOptions(resume=run_dir)
     checkpoint: Path | None = None  # the newest checkpoint of the run
+    data: str = ""  # the data set it was evaluated on, as reports name it ("Fashion-MNIST")
 
 
 def checkpoint_path(run_dir: str | os.PathLike, iteration: int) -> Path:

@@ -115,6 +115,8 @@ def resumed_settings(saved: SavedRun, options: TrainOptions, changes: Mapping[st
         if name not in ADJUSTABLE:
             _refuse(name, new, old, config)
     runtime = {name: getattr(options, name) for name in RUNTIME}
+    # The data is where the run found it, unless the user says it has moved (--data-dir).
+    runtime["data_dir"] = changes.get("data_dir", saved.options.data_dir)
     adjusted = {name: new for name, (_, new) in changed.items() if name in option_types()
                 and name not in RECIPE_FIELDS}
     # The recipe carries the overrides now; the options must not apply them again.
@@ -252,7 +254,8 @@ def _config(run: Run, spec_text: str, spec_path: str | None) -> dict[str, Any]:
         "seed": run.options.seed, "device": str(learner.device), "precision": learner.precision,
         "world_size": run.dist.world_size, "versions": versions(),
         "started": datetime.now().isoformat(timespec="seconds"),
-        "data": {"source": data.source, "train_images": data.train_size,
+        "data": {"name": run.options.data, "title": data.title, "source": data.source,
+                 "input": list(run.network.input), "train_images": data.train_size,
                  "eval_images": data.eval_size, "eval_set": data.eval_set,
                  "classes": data.classes, "warnings": data.warnings},
     }
@@ -264,6 +267,7 @@ def _summary(run: Run) -> dict[str, Any]:
             "device": str(learner.device), "precision": learner.precision,
             "world_size": run.dist.world_size, "iterations": run.recipe.iterations,
             "start_iteration": run.iteration, "batch_size": run.recipe.batch_size,
-            "data": data.source, "train_images": data.train_size,
+            "data": data.source, "data_title": data.title, "input": list(run.network.input),
+            "train_images": data.train_size,
             "eval_images": data.eval_size, "eval_set": data.eval_set,
             "recipe": run.recipe.model_dump()}
