@@ -70,7 +70,12 @@ class PrintedEvents:
 
 def outcome_lines(outcome: Outcome) -> list[str]:
     """What the reproduction ends with: the files written, and what is left to do."""
+    from .reproduce.report import claim_lines
+
     lines = [f"note: {note}" for note in outcome.notes]
+    if outcome.report is not None:
+        lines += claim_lines(outcome.report)
+        lines += [f"departs from the paper: {line}" for line in outcome.report.departures]
     if outcome.seconds:  # it trained (not --report)
         from .reproduce.reproduction import STOPPED_EXIT
         from .reproduce.state import Action

@@ -3,8 +3,8 @@ one that crashes does not take the reproduction with it, and the environment it 
 
 A new run is `train SPEC --out RUN --seed S`; an interrupted one `train --resume RUN`,
 which continues from its newest checkpoint with its own saved settings. Both get the
-reproduction's training flags and the planned `--iterations` (so a run finished at an
-earlier, shorter plan is extended, not redone). A GPU slot's run sees only its GPU
+reproduction's training flags, the planned `--iterations` (so a run finished at an
+earlier, shorter plan is extended, not redone), the data and the input planned. A GPU slot's run sees only its GPU
 (`CUDA_VISIBLE_DEVICES`), which it then calls `cuda`.
 """
 
@@ -26,7 +26,9 @@ VISIBLE = "CUDA_VISIBLE_DEVICES"
 def train_command(job: RunJob, action: Action, slot: Slot,
                   options: ReproduceOptions) -> list[str]:
     """The argv of the process that trains `job` (RESUME, else from the start)."""
-    given = {**options.train, "iterations": job.iterations}
+    given = {**options.train, "iterations": job.iterations, "data": job.data}
+    if job.input is not None:  # built for the data's images, as planned (and reported)
+        given["input"] = "x".join(map(str, job.input))
     if slot.gpu is not None:
         given["device"] = "cuda"
     if action is Action.RESUME:

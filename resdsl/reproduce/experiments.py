@@ -15,6 +15,7 @@ import json
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
 
@@ -61,14 +62,32 @@ class FigureLayout(_Frozen):
     panels: tuple[Panel, ...]  # side by side, left to right, as the paper's Figure 6
 
 
+class Claim(_Frozen):
+    """An ordering the paper shows, checked on our runs' final training errors."""
+
+    net: str  # the spec whose training error is compared: "plain56"
+    than: str  # with this spec's: "plain20"
+    relation: Literal["above", "at_or_below"]  # what the paper shows of `net` against `than`
+    source: str  # where the paper shows it: "Figure 6, left"
+
+
 class Experiment(_Frozen):
     name: str
-    title: str
+    title: str  # "{data}" stands for the data set the runs trained on
     reproduces: str  # one sentence: which figure or table, and what it shows
     seeds: int = 1  # runs of each net unless the net says otherwise
     nets: tuple[Net, ...]
     figure: FigureLayout
-    table: str  # the table's title
+    table: str  # the table's title ("{data}" as in `title`)
+    data: str = "cifar10"  # what the runs train on unless --data says otherwise
+    # "spec": every net takes its spec's input; "data": each is built for the images of
+    # the data set it trains on (--input CxHxW on every run, said in the report).
+    input: Literal["spec", "data"] = "spec"
+    # `resdsl train` flags every run gets unless the command line gives them: how a
+    # laptop experiment runs fast (bf16, channels_last), never what it computes.
+    train: dict[str, bool | int | str] = {}
+    per_device: int = 1  # runs at once on each device unless --per-device says otherwise
+    claims: tuple[Claim, ...] = ()  # orderings the report checks and states
 
     @field_validator("seeds")
     @classmethod
@@ -88,6 +107,11 @@ class Experiment(_Frozen):
         for net in self.nets:
             if net.seeds is not None:
                 check_seeds(net.seeds, f"seeds of {net.spec}")
+        for claim in self.claims:
+            unknown = sorted({claim.net, claim.than} - set(specs))
+            if unknown:
+                raise ValueError(f"a claim compares nets the experiment does not train: "
+                                 f"{', '.join(unknown)}")
         return self
 
     def seeds_of(self, net: Net) -> int:

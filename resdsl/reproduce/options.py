@@ -27,7 +27,8 @@ class ReproduceOptions:
     seeds: int | None = None  # runs per net; None: as the experiment says
     only: tuple[str, ...] = ()  # these nets of the experiment only
     gpus: int | None = None  # one process per GPU (times per_device); None: one device
-    per_device: int = 1  # processes at once on each device
+    per_device: int | None = None  # processes at once on each device; None: as the
+    #                                experiment says (else 1)
     train: dict[str, Any] = field(default_factory=dict)  # TrainOptions fields given, by name
     sets: tuple[str, ...] = ()  # --set FIELD=VALUE items, as given
 
@@ -40,7 +41,7 @@ class ReproduceOptions:
         needed only with --gpus (the caller counts them: that takes torch)."""
         if self.seeds is not None and not 1 <= self.seeds <= MAX_SEEDS:
             raise ReproduceError(f"--seeds must be between 1 and {MAX_SEEDS}, got {self.seeds}")
-        if not 1 <= self.per_device <= MAX_PER_DEVICE:
+        if self.per_device is not None and not 1 <= self.per_device <= MAX_PER_DEVICE:
             raise ReproduceError(f"--per-device must be between 1 and {MAX_PER_DEVICE}, "
                                  f"got {self.per_device}")
         own = sorted(set(self.train) & set(OWN_FLAGS))

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Protocol
@@ -24,9 +24,9 @@ from .command import run_environment, train_command
 from .errors import ReproduceError
 from .experiments import Experiment, Net, load_experiment, select_nets
 from .options import ReproduceOptions
-from .plan import RunJob, plan_runs
+from .plan import Plan, RunJob, plan_runs
 from .processes import ProcessLauncher, last_error, log_path
-from .report import Report, collect, figure_panels, write_report
+from .report import Report, collect, figure_panels, on_data, write_report
 from .scheduler import Ended, Slot, make_slots, run_queue
 from .state import Action, RunState, run_state
 
@@ -70,7 +70,12 @@ class Outcome:
 class Prepared:
     experiment: Experiment
     nets: tuple[Net, ...]
-    jobs: list[RunJob]
+    plan: Plan
+    options: ReproduceOptions  # as given, the experiment's own training flags added
+
+    @property
+    def jobs(self) -> list[RunJob]:
+        return self.plan.jobs
 
 
 def prepare(options: ReproduceOptions) -> Prepared:
@@ -78,7 +83,9 @@ def prepare(options: ReproduceOptions) -> Prepared:
     experiment = load_experiment(options.experiment)
     nets = select_nets(experiment, list(options.only))
     options.check(gpu_count() if options.gpus is not None else None)
-    return Prepared(experiment, nets, plan_runs(experiment, nets, options))
+    options = replace(options, train={**experiment.train, **options.train},
+                      per_device=options.per_device or experiment.per_device)
+    return Prepared(experiment, nets, plan_runs(experiment, nets, options), options)
 
 
 def gpu_count() -> int:
@@ -90,6 +97,7 @@ def gpu_count() -> int:
 def reproduce(options: ReproduceOptions, events: Events) -> Outcome:
     began = time.monotonic()
     plan = prepare(options)
+    options = plan.options
     root, slots = options.run_root, make_slots(options.gpus, options.per_device)
     make_folder(root)
     events.planned(plan.experiment, plan.jobs, slots)
@@ -101,7 +109,7 @@ def reproduce(options: ReproduceOptions, events: Events) -> Outcome:
     todo = [job for job in plan.jobs
             if outcome.states[job.name].action in (Action.START, Action.RESTART, Action.RESUME)]
     if todo and options.train.get("download"):
-        download_once(options.train.get("data", "cifar10"), options.train.get("data_dir", "data"))
+        download_once(plan.plan.data, options.train.get("data_dir", "data"))
     _run(todo, slots, options, outcome, events)
     _report(plan, root, outcome)
     outcome.seconds = time.monotonic() - began
@@ -117,12 +125,11 @@ def make_folder(root: Path) -> None:
 
 
 def download_once(data: str, data_dir: str) -> None:
-    """--download: fetch the archive here, once, before any run starts. Runs side by side
-    would each download it into the same partial file."""
-    from ..train.datasets.cifar import FORMATS, fetch, locate
+    """--download: fetch the data here, once, before any run starts. Runs side by side
+    would each download the same files."""
+    from ..train.datasets.sources import download_missing
 
-    if data in FORMATS and locate(FORMATS[data], Path(data_dir)) is None:
-        fetch(FORMATS[data], Path(data_dir))
+    download_missing(data, Path(data_dir))
 
 
 def _run(todo: list[RunJob], slots: list[Slot], options: ReproduceOptions, outcome: Outcome,
@@ -174,10 +181,12 @@ def _record(root: Path, end: Ended[RunJob], state: RunState, notes: list[str]) -
 
 
 def _report(plan: Prepared, root: Path, outcome: Outcome) -> None:
-    outcome.report = collect(plan.experiment, plan.nets, plan.jobs)
+    outcome.report = collect(plan.experiment, plan.nets, plan.jobs, plan.plan.data,
+                             tuple(plan.plan.departures))
     panels = figure_panels(plan.experiment, plan.nets, plan.jobs)
     outcome.files, outcome.notes = write_report(outcome.report, panels,
-                                                plan.experiment.figure.title, root)
+                                                on_data(plan.experiment.figure.title,
+                                                        outcome.report.data), root)
 
 
 def report_only(options: ReproduceOptions) -> Outcome:

@@ -16,16 +16,18 @@ def planned(root: Path, experiment: str = "fig6", only: tuple[str, ...] = ("plai
     chosen = ReproduceOptions(experiment, out=root, only=only,
                               train={"iterations": iterations}, **options)
     found = load_experiment(experiment)
-    return plan_runs(found, select_nets(found, list(only)), chosen)
+    return plan_runs(found, select_nets(found, list(only)), chosen).jobs
 
 
 def fake_run(job: RunJob, checkpoints: list[int], errors: dict[int, float] | None = None,
-             network: str | None = None, seed: int | None = None) -> Path:
+             network: str | None = None, seed: int | None = None,
+             data: str = "CIFAR-10") -> Path:
     """A run folder of `job` with these checkpoints (empty files: only their names are
-    read) and test errors (fractions) logged at these iterations."""
+    read) and test errors (fractions) logged at these iterations; the training error
+    logged with each is 5 points above it."""
     job.run_dir.mkdir(parents=True, exist_ok=True)
     config = {"network": network or job.network, "seed": job.seed if seed is None else seed,
-              "data": {"eval_set": "test"}}
+              "data": {"eval_set": "test", "title": data}}
     (job.run_dir / "config.json").write_text(json.dumps(config))
     (job.run_dir / "checkpoints").mkdir(exist_ok=True)
     for iteration in checkpoints:

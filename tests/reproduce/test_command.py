@@ -26,8 +26,16 @@ def test_a_new_run_is_trained_from_its_spec_into_its_folder_with_its_seed(tmp_pa
     assert argv[:3] == [sys.executable, "-m", "resdsl"]
     assert argv[3:] == ["train", str(job.spec_path), "--out", str(job.run_dir), "--seed", "0",
                         "--data-dir", "d", "--skip-checksum", "--no-compile",
-                        "--iterations", "6", "--set", "lr_steps=3,5"]
+                        "--iterations", "6", "--data", "cifar10", "--set", "lr_steps=3,5"]
     assert train_command(job, Action.RESTART, Slot(None, 0), OPTIONS) == argv
+
+
+def test_a_laptop_run_trains_on_its_experiments_data_built_for_its_images(tmp_path):
+    job = planned(tmp_path, "fig6-cpu", only=("resnet20",))[0]
+    argv = train_command(job, Action.START, Slot(None, 0), OPTIONS)
+    assert argv[argv.index("--data") + 1] == "fashion-mnist"
+    assert argv[argv.index("--input") + 1] == "1x28x28"
+    assert job.params == 269_722 - 2 * 16 * 9  # resnet20 with a grey first conv: 1, not 3
 
 
 def test_an_interrupted_run_is_resumed_with_its_own_settings_to_the_planned_total(tmp_path):

@@ -32,9 +32,9 @@ def test_planned_iterations_follow_the_recipe_and_its_overrides(tmp_path):
     options = ReproduceOptions("fig6", out=tmp_path, only=("resnet20",))
     experiment = load_experiment("fig6")
     nets = select_nets(experiment, ["resnet20"])
-    assert plan_runs(experiment, nets, options)[0].iterations == 64000  # the paper's
+    assert plan_runs(experiment, nets, options).jobs[0].iterations == 64000  # the paper's
     sets = ReproduceOptions("fig6", out=tmp_path, sets=("iterations=300",))
-    assert plan_runs(experiment, nets, sets)[0].iterations == 300
+    assert plan_runs(experiment, nets, sets).jobs[0].iterations == 300
     with pytest.raises(RecipeError, match="momentun"):
         plan_runs(experiment, nets, ReproduceOptions("fig6", sets=("momentun=0.5",)))
     with pytest.raises(OptionsError, match="precision must be one of"):

@@ -9,9 +9,12 @@ import sys
 
 import pytest
 
+from resdsl.reproduce.errors import ReproduceError
 from resdsl.reproduce.experiments import load_experiment, select_nets
-from resdsl.reproduce.report import (FINISHED, NOT_STARTED, PARTIAL, collect, figure_panels,
-                                     markdown, table_cells, write_report)
+from resdsl.reproduce.options import ReproduceOptions
+from resdsl.reproduce.plan import plan_runs
+from resdsl.reproduce.report import (FINISHED, NOT_STARTED, PARTIAL, claim_lines, collect,
+                                     figure_panels, markdown, table_cells, write_report)
 
 from .reproduce_helpers import fake_run, planned
 
@@ -46,7 +49,8 @@ def test_each_row_has_the_papers_numbers_beside_ours(table6):
                                        "6.60 ± 0.16 (5 runs)", "5/5", "6/6")
     assert cells["ResNet-20"][1:6] == ("8.75", "40.00*", "—", "0/1", "3/6")
     assert cells["ResNet-1202"][1:6] == ("7.93", "—", "—", "0/1", "0/6")
-    assert cells["ResNet-1202"][6] == "19.42M (paper 19.40M)"
+    assert cells["ResNet-110"][6] == "11.60 ± 0.16 (5 runs)"  # training errors, 5 points up
+    assert cells["ResNet-1202"][7] == "19.42M (paper 19.40M)"
 
 
 def test_report_files_hold_every_row(table6, tmp_path):
@@ -94,5 +98,76 @@ def test_a_row_with_no_paper_number_says_why(tmp_path):
     experiment = load_experiment("fig6")
     report = collect(experiment, select_nets(experiment, ["plain20"]), jobs)
     row = table_cells(report)[0]
-    assert row[1] == "—" and "no number for the plain nets" in row[7]
+    assert row[1] == "—" and "no number for the plain nets" in row[8]
     assert "| plain-20 | — |" in markdown(report, drawn=False)
+
+
+def laptop(tmp_path, finals: dict[str, list[float]], unfinished: tuple[str, ...] = ()):
+    """fig6-cpu's runs, finished with these final test errors per net (3 seeds each)."""
+    experiment = load_experiment("fig6-cpu")
+    chosen = ReproduceOptions("fig6-cpu", out=tmp_path, train={"iterations": 6})
+    plan = plan_runs(experiment, experiment.nets, chosen)
+    for job in plan.jobs:
+        final = finals[job.spec][job.seed]
+        saved = [3] if job.spec in unfinished else [3, 6]
+        fake_run(job, checkpoints=saved, errors={3: 0.9, 6: final}, data="Fashion-MNIST")
+    return collect(experiment, experiment.nets, plan.jobs, plan.data, tuple(plan.departures))
+
+
+def test_the_papers_orderings_are_checked_and_said_plainly(tmp_path):
+    report = laptop(tmp_path, {"plain20": [0.10, 0.11, 0.12], "plain56": [0.30, 0.32, 0.31],
+                               "resnet20": [0.10, 0.11, 0.12], "resnet56": [0.14, 0.15, 0.13]})
+    plain, resnets = report.claims
+    assert plain.shown is True and plain.text.startswith("plain-56's training error above "
+                                                         "plain-20's (Figure 6, left)")
+    assert plain.detail == "36.00 ± 1.00% (3 runs) against 16.00 ± 1.00% (3 runs)"
+    assert resnets.shown is False  # ResNet-56 above ResNet-20 here: not what the paper shows
+    assert claim_lines(report)[1].startswith("NOT shown: ResNet-56's training error at or "
+                                             "below ResNet-20's")
+
+
+def test_an_ordering_of_unfinished_runs_is_not_decided(tmp_path):
+    same = [0.1, 0.1, 0.1]
+    report = laptop(tmp_path, dict.fromkeys(("plain20", "plain56", "resnet20", "resnet56"), same),
+                    unfinished=("plain56",))
+    assert [claim.shown for claim in report.claims] == [None, True]
+
+
+def test_the_report_names_its_data_and_every_departure_from_the_paper(tmp_path):
+    report = laptop(tmp_path, dict.fromkeys(("plain20", "plain56", "resnet20", "resnet56"),
+                                            [0.1, 0.1, 0.1]))
+    assert report.data == "Fashion-MNIST"
+    assert report.title == "Figure 6 on a laptop: plain and residual nets on Fashion-MNIST"
+    assert "Fashion-MNIST" in report.table
+    data, inputs, recipe = report.departures
+    assert data.startswith("data: Fashion-MNIST, not CIFAR-10")
+    assert inputs == ("input: plain20, plain56, resnet20, resnet56 built for 1x28x28 images, "
+                      "not their specs' 3x32x32")
+    assert recipe.startswith("recipe: laptop_fig6 instead of the paper's cifar10_paper: ")
+    assert "iterations 64000 → 6" in recipe
+    text = markdown(report, drawn=False)
+    assert "## Departures from the paper" in text and "## The paper's orderings" in text
+    assert "| iterations | training error | params |" in text
+
+
+def test_the_papers_own_recipe_and_data_depart_in_nothing_but_what_was_set(tmp_path):
+    experiment = load_experiment("fig6")
+    plan = plan_runs(experiment, select_nets(experiment, ["resnet20"]),
+                     ReproduceOptions("fig6", out=tmp_path))
+    assert plan.departures == [] and plan.data == "cifar10"
+    shorter = plan_runs(experiment, select_nets(experiment, ["resnet20"]),
+                        ReproduceOptions("fig6", out=tmp_path, train={"iterations": 500}))
+    assert shorter.departures == ["recipe: cifar10_paper instead of the paper's cifar10_paper: "
+                                  "iterations 64000 → 500"]
+
+
+def test_a_paper_experiment_on_other_images_says_what_to_type(tmp_path):
+    experiment = load_experiment("fig6")
+    options = ReproduceOptions("fig6", out=tmp_path, train={"data": "mnist"})
+    with pytest.raises(ReproduceError, match="plain20 takes 3x32x32 images, as in the paper, "
+                       "but MNIST's are 1x28x28: pass --input 1x28x28"):
+        plan_runs(experiment, experiment.nets, options)
+    built = plan_runs(experiment, select_nets(experiment, ["resnet20"]),
+                      ReproduceOptions("fig6", out=tmp_path, train={"data": "mnist",
+                                                                    "input": "1x28x28"}))
+    assert built.jobs[0].input == (1, 28, 28)
