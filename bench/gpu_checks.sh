@@ -6,7 +6,11 @@
 #   bench/gpu_checks.sh train        # resnet110 with every speed option, then resume
 #   bench/gpu_checks.sh ddp          # NCCL through --nproc (all GPUs, 2 or more), --sync-bn
 #   bench/gpu_checks.sh reproduce    # resdsl reproduce --gpus N --per-device 4, then rerun
+#   bench/gpu_checks.sh laptop       # fig6-cpu (the laptop's Figure 6) on the GPU, timed
 #   bench/gpu_checks.sh all
+#
+# `laptop` needs Fashion-MNIST's four IDX files in data/fashion-mnist/ (the GPU machine
+# reaches no network): copy them from /usr/share/datasets/fashion-mnist and carry data/.
 #
 # Results go to $OUT (or gpu-checks/): one .txt per part, the device in device.txt.
 set -euo pipefail
@@ -73,8 +77,14 @@ reproduce() {
     cat "$out/fig6/history.jsonl"
 }
 
+laptop() {
+    # The experiment a laptop runs in half an hour, on the GPU: 4 runs at once.
+    rm -rf "$out/fig6-cpu"
+    time resdsl reproduce fig6-cpu --data-dir data --per-device 4 --out "$out/fig6-cpu"
+}
+
 parts=("$@")
-[ ${#parts[@]} -eq 0 ] || [ "${parts[0]}" = all ] && parts=(throughput train ddp reproduce)
+[ ${#parts[@]} -eq 0 ] || [ "${parts[0]}" = all ] && parts=(throughput train ddp reproduce laptop)
 device | tee "$out/device.txt"
 for part in "${parts[@]}"; do
     echo "== $part" >&2

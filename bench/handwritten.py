@@ -30,9 +30,9 @@ class CifarBasicBlock(nn.Module):
 
 
 class CifarResNet(nn.Module):
-    def __init__(self, n: int, classes: int = 10):
+    def __init__(self, n: int, classes: int = 10, in_channels: int = 3):
         super().__init__()
-        self.conv1 = nn.Conv2d(3, 16, 3, 1, 1, bias=False)
+        self.conv1 = nn.Conv2d(in_channels, 16, 3, 1, 1, bias=False)
         self.bn1 = nn.BatchNorm2d(16)
         blocks, in_planes = [], 16
         for planes, stride in ((16, 1), (32, 2), (64, 2)):
