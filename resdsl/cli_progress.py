@@ -31,7 +31,7 @@ def describe_start(summary: dict[str, Any]) -> str:
     return (f"training {s['network']} ({shape} inputs) for {s['iterations']} iterations (batch "
             f"{s['batch_size']}) on {data}: {s['train_images']} training images, reporting "
             f"the error on {s['eval_images']} {s['eval_set']} images; "
-            f"{s['device']}, {s['precision']}; "
+            f"{s['device']}, {s['precision']}{', channels-last' if s['channels_last'] else ''}; "
             f"run folder {s['run_dir']}"
             + (f"; resuming at iteration {s['start_iteration']}" if s["start_iteration"] else "")
             + describe_recipe(s.get("recipe")))

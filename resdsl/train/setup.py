@@ -37,7 +37,7 @@ from .rng import seed_everything
 from .run import Learner, Run, Window
 from .runfolder import CONFIG, SavedRun, load_run, new_run_id, versions
 from .schedule import LRSchedule
-from .speed import check_sync_bn, default_precision, prepare_model
+from .speed import check_sync_bn, default_channels_last, default_precision, prepare_model
 
 # Where and how fast a resumed run runs: taken from the command line, not config.json.
 RUNTIME = ("resume", "device", "workers", "compile", "download", "data_dir", "max_memory")
@@ -178,14 +178,16 @@ def _recorder(options: TrainOptions, network: ir.Network, data: Data, dist: Dist
 def _learner(model: nn.Module, recipe: ir.Recipe, options: TrainOptions,
              device: torch.device, dist: Distributed) -> Learner:
     model.train()
-    forward = prepare_model(model, device, channels_last=options.channels_last,
+    channels_last = options.channels_last if options.channels_last is not None else \
+        default_channels_last(device)
+    forward = prepare_model(model, device, channels_last=channels_last,
                             compile=options.compile, sync_bn=options.sync_bn, wrap=dist.wrap)
     # Weight decay on every parameter, BatchNorm's included, as the paper's Caffe setup.
     optimizer = torch.optim.SGD(model.parameters(), lr=recipe.lr, momentum=recipe.momentum,
                                 weight_decay=recipe.weight_decay)
     precision = options.precision or default_precision(device)
     return Learner(model, forward, optimizer, LRSchedule(recipe), device, precision,
-                   options.channels_last)
+                   channels_last)
 
 
 def _restore(run: Run, changed: dict[str, tuple[Any, Any]]) -> None:
@@ -252,6 +254,7 @@ def _config(run: Run, spec_text: str, spec_path: str | None) -> dict[str, Any]:
         "origin": run.network.origin.model_dump(mode="json") if run.network.origin else None,
         "recipe": run.recipe.model_dump(mode="json"), "options": run.options.to_dict(),
         "seed": run.options.seed, "device": str(learner.device), "precision": learner.precision,
+        "channels_last": learner.channels_last,
         "world_size": run.dist.world_size, "versions": versions(),
         "started": datetime.now().isoformat(timespec="seconds"),
         "data": {"name": run.options.data, "title": data.title, "source": data.source,
@@ -265,6 +268,7 @@ def _summary(run: Run) -> dict[str, Any]:
     data, learner = run.data, run.learner
     return {"network": run.network.name, "run_dir": str(run.run_dir),
             "device": str(learner.device), "precision": learner.precision,
+            "channels_last": learner.channels_last,
             "world_size": run.dist.world_size, "iterations": run.recipe.iterations,
             "start_iteration": run.iteration, "batch_size": run.recipe.batch_size,
             "data": data.source, "data_title": data.title, "input": list(run.network.input),

@@ -47,3 +47,20 @@ def test_sync_bn_swaps_batchnorm_keeping_names_and_parameters(monkeypatch):
 def test_sync_bn_needs_cuda():
     with pytest.raises(OptionsError, match="--sync-bn needs CUDA"):
         speed.prepare_model(tiny_model(), CPU, sync_bn=True)
+
+
+def test_channels_last_is_the_cpu_default_and_said(tmp_path, cifar):
+    """NHWC on a CPU (bench/cpu_settings.py: 1.3-1.5x, the same arithmetic); the run's
+    config.json and start line say which layout ran; --no-channels-last is NCHW."""
+    import json
+
+    from .train_helpers import train_tiny
+
+    assert speed.default_channels_last(torch.device("cpu"))
+    assert not speed.default_channels_last(torch.device("cuda"))
+    for name, flag, expected in (("auto", None, True), ("off", False, False)):
+        _, _, reporter = train_tiny(tmp_path, cifar, name=name, iterations=2,
+                                    channels_last=flag)
+        config = json.loads((tmp_path / name / "config.json").read_text())
+        assert config["channels_last"] is expected and config["options"]["channels_last"] is flag
+        assert reporter.summary["channels_last"] is expected
