@@ -171,3 +171,13 @@ def test_a_paper_experiment_on_other_images_says_what_to_type(tmp_path):
                       ReproduceOptions("fig6", out=tmp_path, train={"data": "mnist",
                                                                     "input": "1x28x28"}))
     assert built.jobs[0].input == (1, 28, 28)
+
+
+def test_the_laptop_experiment_runs_on_cifar10_unchanged(tmp_path):
+    """Where a user has CIFAR-10: the same nets at their own 3x32x32, nothing to adapt."""
+    experiment = load_experiment("fig6-cpu")
+    plan = plan_runs(experiment, experiment.nets,
+                     ReproduceOptions("fig6-cpu", out=tmp_path, train={"data": "cifar10"}))
+    assert plan.data == "cifar10" and {job.input for job in plan.jobs} == {None}
+    assert not any(line.startswith(("data:", "input:")) for line in plan.departures)
+    assert plan.departures[0].startswith("recipe: laptop_fig6 instead of the paper's")
