@@ -16,7 +16,7 @@ from . import ir
 from . import syntax as syn
 from .diagnostics import ResdslValidationError, Span
 from .expressions import EvalValue, as_int, bind_params, evaluate, to_ir_value
-from .ir.layers import LAYERS, SHORT_NAMES, LayerArgs
+from .ir.layers import LAYERS, LayerArgs, always_numbered, short_name
 from .limits import MAX_BLOCKS, MAX_LAYERS, MAX_PARAMS
 from .loader import Namespace
 from .rules import SIGNATURES
@@ -147,8 +147,8 @@ def name_by_kind(planned: list[Planned]) -> None:
             p.name = p.label
             continue
         kind = _kind_of(p)
-        short = SHORT_NAMES.get(kind, kind)
-        numbered = kind in ("conv", "batchnorm", "groupnorm") or totals[kind] > 1 or short in labels
+        short = short_name(kind)
+        numbered = always_numbered(kind) or totals[kind] > 1 or short in labels
         while True:
             seen[kind] = seen.get(kind, 0) + 1
             if kind == "block":

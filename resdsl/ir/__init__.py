@@ -8,7 +8,7 @@ of equality and serialisation (two specs that mean the same network compare equa
 """
 
 from .graph import (Block, Expect, Gate, Group, Item, Merge, Network, Origin, Part, Point,
-                    Recipe, Shortcut, Stage, StageItem)
+                    Recipe, Shortcut, Stage, StageItem, network_layers, walk_layers)
 from .layers import (FC, LAYERS, AdaptiveAvgPool, AvgPool, BatchNorm, Conv, Dropout, Flatten,
                      GroupNorm, Layer, LayerArgs, MaxPool, ReLU, Sigmoid, Signature, Work,
                      ZeroPad)
@@ -18,5 +18,6 @@ __all__ = [
     "LAYERS", "AdaptiveAvgPool", "AvgPool", "BatchNorm", "Block", "Conv", "Dropout", "Expect",
     "FC", "Flatten", "Gate", "Group", "GroupNorm", "Item", "Layer", "LayerArgs", "MaxPool",
     "Merge", "Network", "Node", "Origin", "Part", "Point", "ReLU", "Recipe", "Shape", "Shortcut",
-    "Sigmoid", "Signature", "Stage", "StageItem", "Value", "Work", "ZeroPad", "shape_text",
+    "Sigmoid", "Signature", "Stage", "StageItem", "Value", "Work", "ZeroPad", "network_layers",
+    "shape_text", "walk_layers",
 ]

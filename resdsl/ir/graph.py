@@ -11,12 +11,11 @@ every item has concrete channels, strides and shapes.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, Union
+from typing import Annotated, Iterator, Literal, Union
 
 from pydantic import Field
 
-from .layers import (FC, AdaptiveAvgPool, AvgPool, BatchNorm, Conv, Dropout, Flatten,
-                     GroupNorm, Layer, MaxPool, ReLU, Sigmoid, ZeroPad)
+from .layers import LAYERS, Layer
 from .node import Node, Shape, Value
 
 # Where a shortcut path or a branch reads: the label of an earlier item of the block,
@@ -102,11 +101,8 @@ class Merge(Part):
         return self.shortcut.kind != "off"
 
 
-Item = Annotated[
-    Union[Conv, BatchNorm, GroupNorm, ReLU, Sigmoid, MaxPool, AvgPool, AdaptiveAvgPool,
-          Flatten, FC, Dropout, ZeroPad, Group, Gate, Merge],
-    Field(discriminator="kind"),
-]
+# Every primitive layer of `LAYERS` and the parts that hold them, told apart by `kind`.
+Item = Annotated[Union[(*LAYERS.values(), Group, Gate, Merge)], Field(discriminator="kind")]
 
 
 class Block(Part):
@@ -207,5 +203,26 @@ class Network(Node):
 for _model in (Group, Gate, Shortcut, Merge, Block, Stage):
     _model.model_rebuild()
 
+
+def walk_layers(items: list, prefix: str = "") -> Iterator[tuple[str, Layer]]:
+    """(module path, layer) for every primitive layer under `items`, as the compiled
+    module's state_dict names them: a merge's shortcut layers sit beside it in the block,
+    its gate under its own name; every other part holds its children under its name."""
+    for item in items:
+        path = f"{prefix}.{item.name}" if prefix else item.name
+        if isinstance(item, Layer):
+            yield path, item
+        elif isinstance(item, Merge):
+            yield from walk_layers(item.shortcut.items, prefix)
+            yield from walk_layers(item.gate, path)
+        else:
+            yield from walk_layers(item.children, path)
+
+
+def network_layers(network: Network) -> Iterator[tuple[str, Layer]]:
+    """(module path, layer) for every primitive layer of the network."""
+    for stage in network.stages:
+        yield from walk_layers(stage.items, stage.module)
+
 __all__ = ["Block", "Expect", "Gate", "Group", "Item", "Layer", "Merge", "Network", "Origin", "Part",
-           "Point", "Recipe", "Shortcut", "Stage", "StageItem"]
+           "Point", "Recipe", "Shortcut", "Stage", "StageItem", "network_layers", "walk_layers"]
