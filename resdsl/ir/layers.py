@@ -322,6 +322,62 @@ class FlatLinear(nn.Linear):
 '''
 
 
+class ChannelConv(Layer):
+    """ECA (Wang et al. 2020): a 1-D convolution along the channels of a pooled vector
+    (Cx1x1), one kernel shared by every channel, no bias; 'same' padding keeps C."""
+
+    kind: Literal["channel_conv"] = "channel_conv"
+    kernel_size: int
+
+    signature: ClassVar[Signature] = Signature(("kernel",), (), 1)
+    fresh_output: ClassVar[bool] = True
+    helper_class: ClassVar[str] = "ChannelConv"
+
+    @classmethod
+    def build(cls, args: LayerArgs, name: str, in_shape: Shape) -> ChannelConv:
+        if len(in_shape) != 3 or in_shape[1:] != (1, 1):
+            args.fail(f"channel_conv runs along the channels of a pooled vector (Cx1x1), but "
+                      f"its input is {shape_text(in_shape)}: put a global `avgpool` before it")
+        kernel = args.int("kernel")
+        if kernel % 2 == 0:
+            args.fail(f"channel_conv's kernel {kernel} is even: 'same' padding needs an odd one",
+                      "kernel")
+        if kernel > 2 * in_shape[0] + 1:
+            args.fail(f"channel_conv's kernel {kernel} is wider than its {in_shape[0]} "
+                      "channels padded", "kernel")
+        return cls(name=name, in_shape=in_shape, out_shape=in_shape, kernel_size=kernel,
+                   span=args.span)
+
+    @property
+    def params(self) -> int:
+        return self.kernel_size
+
+    def work(self) -> Work:
+        return Work(self.size * self.kernel_size, 0, self.size)
+
+    def notation(self) -> str:
+        return f"{self.kernel_size}-tap conv along channels"
+
+    def torch(self, after_fresh: bool = False) -> str:
+        return call("ChannelConv", self.kernel_size)
+
+    def helper(self) -> str:
+        return _CHANNEL_CONV
+
+
+_CHANNEL_CONV = '''
+class ChannelConv(nn.Conv1d):
+    """ECA's 1-D convolution along the channels of a pooled (N, C, 1, 1) map: one kernel
+    shared by every channel, 'same' padding; keeps nn.Conv1d's key `weight`."""
+
+    def __init__(self, kernel_size: int):
+        super().__init__(1, 1, kernel_size, padding=(kernel_size - 1) // 2, bias=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return super().forward(x.view(x.shape[0], 1, -1)).view(x.shape)
+'''
+
+
 # ---- normalisation and activations -------------------------------------------------
 class BatchNorm(Layer):
     kind: Literal["batchnorm"] = "batchnorm"
@@ -657,7 +713,7 @@ class ZeroPadShortcut(nn.Module):
 
 LAYERS: dict[str, type[Layer]] = {cls.model_fields["kind"].default: cls for cls in (
     Conv, BatchNorm, GroupNorm, ReLU, Sigmoid, MaxPool, AvgPool, AdaptiveAvgPool, Flatten,
-    FC, Dropout, ZeroPad)}
+    FC, Dropout, ZeroPad, ChannelConv)}
 
 
 # ---- names ----------------------------------------------------------------------------

@@ -144,3 +144,17 @@ def test_every_registry_of_a_layer_kind_is_derived_from_its_class():
     assert conv.figure_words() == "3x3 conv, 16, /2, 2 groups"
     assert build("batchnorm", (8, 4, 4)).minor_words() == "BN" and not LAYERS["batchnorm"].boxed
     assert build("batchnorm", (8, 4, 4)).buffer_bytes() == 2 * 4 * 8 + 8
+
+
+def test_channel_conv_runs_one_kernel_along_the_channels_of_a_pooled_vector():
+    eca = build("channel_conv", (256, 1, 1), kernel=5)
+    assert (eca.out_shape, eca.params, eca.work()) == ((256, 1, 1), 5, (256 * 5, 0, 256))
+    namespace: dict = {"torch": torch, "nn": nn}
+    exec(eca.helper(), namespace)  # the generated code's helper, run as codegen runs it
+    module = namespace["ChannelConv"](5)
+    x = torch.randn(2, 256, 1, 1)
+    expected = torch.nn.functional.conv1d(x.view(2, 1, 256), module.weight, padding=2)
+    assert torch.equal(module(x), expected.view(2, 256, 1, 1))
+    assert [k for k in module.state_dict()] == ["weight"]
+    with pytest.raises(ResdslError, match="pooled vector"):
+        build("channel_conv", (256, 2, 2), kernel=5)
