@@ -320,6 +320,9 @@ def item_rows(item, prefix: str) -> list[LayerRow]:
         size = prod(item.out_shape)
         return rows + [_row(path, "gate", f"x gate {item.name}", item.out_shape, 0,
                             ir.Work(0, size, size))]
+    if isinstance(item, (ir.Branches, ir.Select)):
+        rows = [row for child in item.children for row in item_rows(child, path)]
+        return rows + [_row(path, item.kind, item.detail(), item.out_shape, 0, item.work())]
     # A merge: its shortcut's layers sit in the block beside it, its gate under its name.
     rows = [row for child in item.shortcut.items for row in item_rows(child, prefix)]
     rows += [row for child in item.gate for row in item_rows(child, path)]

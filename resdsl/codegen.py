@@ -35,6 +35,7 @@ def camel(name: str) -> str:
 # Names the generated module defines or imports besides the classes it writes.
 TAKEN = frozenset({"F", "nn", "torch", "OrderedDict", "CompiledNetwork", "init_weights",
                    *(layer.helper_class for layer in LAYERS.values() if layer.helper_class),
+                   ir.Branches.helper_class, ir.Select.helper_class,
                    *keyword.kwlist})
 
 
@@ -68,9 +69,21 @@ def construct(item, classes: dict, after_fresh: bool, indent: str) -> str:
         return sequential(item.branch, classes, indent)
     if isinstance(item, ir.Merge):
         return sequential(item.gate, classes, indent)
+    if isinstance(item, ir.Branches):  # an nn.Sequential of its paths, merged its own way
+        return wrap(f"Branches({item.kind!r}, {item.split!r}",
+                    sequential(item.paths, classes, indent))
+    if isinstance(item, ir.Select):
+        return wrap(f"Select({item.radix!r}", sequential(item.branch, classes, indent))
     if isinstance(item, ir.Block):
         return classes[id(item)].construct(item, indent)
     raise TypeError(f"no module for {type(item).__name__}")
+
+
+def wrap(head: str, sequential_source: str) -> str:
+    """`nn.Sequential(children)` as `Head(arguments, children)`: a helper class that is a
+    Sequential of its own (Branches, Select) takes its children as Sequential does."""
+    inner = sequential_source[len("nn.Sequential("):]
+    return f"{head})" if inner == ")" else f"{head}, {inner}"
 
 
 def sequential(items: list, classes: dict, indent: str) -> str:
@@ -93,7 +106,7 @@ def is_fresh(item) -> bool:
     may work in place (not the block input, a flatten's view, a sigmoid's saved output)."""
     if isinstance(item, ir.Layer):
         return item.fresh_output
-    return isinstance(item, (ir.Gate, ir.Merge, ir.Block)) or (
+    return isinstance(item, (ir.Gate, ir.Merge, ir.Block, ir.Branches, ir.Select)) or (
         isinstance(item, ir.Group) and bool(item.items) and is_fresh(item.items[-1]))
 
 
@@ -339,7 +352,9 @@ def network_source(network: ir.Network, base: str = "nn.Module", docstring: str 
     it); `docs`: the spec's comments on its blocks, by block name, for their docstrings."""
     classes, by_block = block_classes(network, docs)
     class_name = fresh_name(camel(network.name), {cls.name for cls in classes})
-    helpers = dict.fromkeys(layer.helper() for layer in all_layers(network) if layer.helper())
+    items = [item for stage in network.stages for item in ir.walk_items(stage.items)]
+    helpers = dict.fromkeys(item.helper() for item in items if getattr(item, "helper", None)
+                            and item.helper())
     init, forward = network_body(network, by_block)
     parts = [HEADER]
     parts += [helper.strip() + "\n" for helper in helpers]
@@ -350,10 +365,6 @@ def network_source(network: ir.Network, base: str = "nn.Module", docstring: str 
                  "    def forward(self, x: torch.Tensor) -> torch.Tensor:\n" + forward + "\n")
     parts.append(init_source(network))
     return Source("\n\n".join(parts), class_name)
-
-
-def all_layers(network: ir.Network):
-    return (layer for _, layer in ir.network_layers(network))
 
 
 def check_top_level(network: ir.Network) -> None:

@@ -12,8 +12,9 @@ from ..analyzer import flat_layers, shortcut_kind
 
 def is_boxed(layer: ir.Layer) -> bool:
     """Figure 3 draws no box for normalisation, activations, reshapes: a block figure
-    writes them small beside the line, as Figure 5 writes `relu` (Layer.boxed)."""
-    return layer.boxed
+    writes them small beside the line, as Figure 5 writes `relu` (Layer.boxed). Parallel
+    paths and a selection across them are one box each (`sum of 2 paths`)."""
+    return getattr(layer, "boxed", True)
 
 
 def layer_words(layer: ir.Layer, conv: bool = True) -> str:

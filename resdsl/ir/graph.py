@@ -11,11 +11,12 @@ every item has concrete channels, strides and shapes.
 
 from __future__ import annotations
 
-from typing import Annotated, Iterator, Literal, Union
+from math import prod
+from typing import Annotated, ClassVar, Iterator, Literal, Union
 
 from pydantic import Field
 
-from .layers import LAYERS, Layer
+from .layers import LAYERS, Layer, Work
 from .node import Node, Shape, Value
 
 # Where a shortcut path or a branch reads: the label of an earlier item of the block,
@@ -37,6 +38,12 @@ class Part(Node):
     @property
     def params(self) -> int:
         return sum(item.params for item in self.children)
+
+    # The helper class its torch code defines (`helper()`), a name the code then holds.
+    helper_class: ClassVar[str] = ""
+
+    def helper(self) -> str:
+        return ""
 
 
 class Group(Part):
@@ -62,6 +69,109 @@ class Gate(Part):
     @property
     def children(self) -> list[Item]:
         return self.branch
+
+
+class Branches(Part):
+    """`sum { paths }`, `concat { paths }`: parallel paths from one point, each reading
+    the part's input (with `split`, the paths read equal consecutive slices of its
+    channels, in order), merged by an element-wise sum (one shape) or a concatenation
+    along the channels (one spatial size), in the paths' order."""
+
+    kind: Literal["sum", "concat"]
+    split: bool = False
+    paths: list[Item]
+
+    helper_class: ClassVar[str] = "Branches"
+
+    @property
+    def children(self) -> list[Item]:
+        return self.paths
+
+    def work(self) -> Work:
+        size = prod(self.out_shape)  # a sum adds n-1 maps; a concatenation only copies
+        return Work(0, (len(self.paths) - 1) * size if self.kind == "sum" else 0, size)
+
+    def detail(self) -> str:
+        return f"{self.kind} of {len(self.paths)} paths" + (", input split" if self.split else "")
+
+    def figure_words(self, conv: bool = True) -> str:
+        return self.detail()
+
+    def helper(self) -> str:
+        return _BRANCHES
+
+
+class Select(Part):
+    """`select R { attention }` (SK, ResNeSt's split attention): the input's channels are
+    R groups of C; the attention reads their sum (CxHxW) and gives R*C weights (Cx1x1
+    per group), a softmax across the R groups makes them sum to one per channel, and the
+    output is the groups weighted and summed: CxHxW."""
+
+    kind: Literal["select"] = "select"
+    radix: int
+    branch: list[Item]
+
+    helper_class: ClassVar[str] = "Select"
+
+    @property
+    def children(self) -> list[Item]:
+        return self.branch
+
+    def work(self) -> Work:
+        """Sum of the groups, softmax (exp, sum, divide: 3 per weight), the products
+        and their sum."""
+        size, weights = prod(self.out_shape), self.radix * self.out_shape[0]
+        groups = self.radix * size
+        return Work(0, 2 * (self.radix - 1) * size + 3 * weights + groups,
+                    2 * size + weights + groups)
+
+    def detail(self) -> str:
+        return f"softmax across {self.radix} groups"
+
+    def figure_words(self, conv: bool = True) -> str:
+        return self.detail()
+
+    def helper(self) -> str:
+        return _SELECT
+
+
+_BRANCHES = '''
+class Branches(nn.Sequential):
+    """Parallel paths (its children, in order) from one input, or from equal consecutive
+    slices of its channels (`split`), merged by a sum or a concatenation along channels."""
+
+    def __init__(self, merge: str, split: bool, *paths):
+        super().__init__(*paths)
+        self.merge, self.split = merge, split
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        paths = list(self)
+        inputs = torch.chunk(x, len(paths), 1) if self.split else [x] * len(paths)
+        outputs = [path(part) for path, part in zip(paths, inputs)]
+        if self.merge == "concat":
+            return torch.cat(outputs, 1)
+        out = outputs[0]
+        for output in outputs[1:]:
+            out = out + output
+        return out
+'''
+
+_SELECT = '''
+class Select(nn.Sequential):
+    """Softmax attention across `radix` groups of channels (SK, ResNeSt): its children
+    read the groups' sum and give radix x C weights; a softmax across the groups; the
+    output is the groups weighted and summed."""
+
+    def __init__(self, radix: int, *branch):
+        super().__init__(*branch)
+        self.radix = radix
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        groups = x.view(x.shape[0], self.radix, -1, *x.shape[2:])
+        weights = super().forward(groups.sum(1))
+        weights = weights.view(x.shape[0], self.radix, -1, 1, 1).softmax(1)
+        return (groups * weights).sum(1)
+'''
 
 
 class Shortcut(Node):
@@ -102,7 +212,8 @@ class Merge(Part):
 
 
 # Every primitive layer of `LAYERS` and the parts that hold them, told apart by `kind`.
-Item = Annotated[Union[(*LAYERS.values(), Group, Gate, Merge)], Field(discriminator="kind")]
+Item = Annotated[Union[(*LAYERS.values(), Group, Gate, Merge, Branches, Select)],
+                 Field(discriminator="kind")]
 
 
 class Block(Part):
@@ -200,7 +311,7 @@ class Network(Node):
         return self.stages[-1].out_shape if self.stages else self.input
 
 
-for _model in (Group, Gate, Shortcut, Merge, Block, Stage):
+for _model in (Group, Gate, Branches, Select, Shortcut, Merge, Block, Stage):
     _model.model_rebuild()
 
 
@@ -219,10 +330,19 @@ def walk_layers(items: list, prefix: str = "") -> Iterator[tuple[str, Layer]]:
             yield from walk_layers(item.children, path)
 
 
+def walk_items(items: list) -> Iterator:
+    """Every item under `items`, parts and layers, depth first (a merge's shortcut too)."""
+    for item in items:
+        yield item
+        if not isinstance(item, Layer):
+            yield from walk_items(item.children)
+
+
 def network_layers(network: Network) -> Iterator[tuple[str, Layer]]:
     """(module path, layer) for every primitive layer of the network."""
     for stage in network.stages:
         yield from walk_layers(stage.items, stage.module)
 
-__all__ = ["Block", "Expect", "Gate", "Group", "Item", "Layer", "Merge", "Network", "Origin", "Part",
-           "Point", "Recipe", "Shortcut", "Stage", "StageItem", "network_layers", "walk_layers"]
+__all__ = ["Block", "Branches", "Expect", "Gate", "Group", "Item", "Layer", "Merge", "Network", "Origin", "Part",
+           "Point", "Recipe", "Select", "Shortcut", "Stage", "StageItem", "network_layers", "walk_items",
+           "walk_layers"]
