@@ -73,7 +73,8 @@ def construct(item, classes: dict, after_fresh: bool, indent: str) -> str:
         return wrap(f"Branches({item.kind!r}, {item.split!r}",
                     sequential(item.paths, classes, indent))
     if isinstance(item, ir.Select):
-        return wrap(f"Select({item.radix!r}", sequential(item.branch, classes, indent))
+        return wrap(f"Select({item.radix!r}, {len(item.groups)!r}",
+                    sequential(item.children, classes, indent))
     if isinstance(item, ir.Block):
         return classes[id(item)].construct(item, indent)
     raise TypeError(f"no module for {type(item).__name__}")

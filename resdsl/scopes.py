@@ -306,21 +306,32 @@ def merged_shape(kind: str, paths: list, planned: list[Planned]) -> ir.Shape:
 
 def lower_select(stmt: syn.LayerStmt, name: str, shape: ir.Shape, env,
                  context: Context) -> ir.Select:
-    """`select R { attention }`: R groups of C channels in, their weighted sum out."""
+    """`select R { [groups] avgpool; attention }`: the items before the first global
+    avgpool make R groups of C channels; from it on, the attention reads their sum."""
     args = layer_args(stmt, env)
     radix = args.int("radix")
-    if len(shape) != 3 or shape[0] % radix:
-        args.fail(f"select {radix}: its input {ir.shape_text(shape)} is not {radix} groups of "
-                  "equal channels", "radix")
-    out = (shape[0] // radix, *shape[1:])
-    branch = lower_nested(stmt.body, out, env, context)
-    weights = branch[-1].out_shape if branch else out
-    if weights != (shape[0], 1, 1):
+    planned = expand_items(stmt.body, env)
+    name_by_position(planned)
+    check_unique(planned)
+    pool = next((i for i, p in enumerate(planned) if getattr(p.stmt, "layer", None) == "avgpool"
+                 and not p.stmt.args), None)
+    if pool is None:
+        args.fail("select's attention starts at a global `avgpool` (it reads the groups' "
+                  "sum, pooled), but its body has none")
+    scope = Scope(context, env)
+    groups = scope.lower(planned[:pool], shape)
+    made = groups[-1].out_shape if groups else shape
+    if len(made) != 3 or made[0] % radix:
+        args.fail(f"select {radix}: {ir.shape_text(made)} is not {radix} groups of equal "
+                  "channels", "radix")
+    out = (made[0] // radix, *made[1:])
+    branch = scope.lower(planned[pool:], out)
+    if branch[-1].out_shape != (made[0], 1, 1):
         raise ResdslValidationError(
-            f"select's attention gives {ir.shape_text(weights)}, but it must give one weight "
-            f"per channel of its {radix} groups: {shape[0]}x1x1", stmt.span)
-    return ir.Select(name=name, radix=radix, branch=branch, in_shape=shape, out_shape=out,
-                     span=stmt.span)
+            f"select's attention gives {ir.shape_text(branch[-1].out_shape)}, but it must give "
+            f"one weight per channel of its {radix} groups: {made[0]}x1x1", stmt.span)
+    return ir.Select(name=name, radix=radix, groups=groups, branch=branch, in_shape=shape,
+                     out_shape=out, span=stmt.span)
 
 
 def to_ir_args(args: dict[str, EvalValue]) -> dict:

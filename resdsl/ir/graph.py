@@ -5,7 +5,9 @@ a shortcut joins it. The shortcut is the identity (the block input itself), a pa
 layers (a projection, zero padding, an average pool and a projection, ...) that reads a
 point of the block, or nothing at all (the plain net). A gate multiplies the path by a
 branch computed from a point of it (squeeze-and-excitation); a highway merge mixes the
-path and the shortcut by a learned gate. Families, imports and calls are gone by now:
+path and the shortcut by a learned gate. Parallel paths (`sum`, `concat`) and a softmax
+selection across groups of channels (`select`) are modules of their own, and may stand
+in any list. Families, imports and calls are gone by now:
 every item has concrete channels, strides and shapes.
 """
 
@@ -102,20 +104,22 @@ class Branches(Part):
 
 
 class Select(Part):
-    """`select R { attention }` (SK, ResNeSt's split attention): the input's channels are
-    R groups of C; the attention reads their sum (CxHxW) and gives R*C weights (Cx1x1
-    per group), a softmax across the R groups makes them sum to one per channel, and the
-    output is the groups weighted and summed: CxHxW."""
+    """`select R { [groups] avgpool; attention }` (SK, ResNeSt's split attention): the
+    items before the first global `avgpool` (`groups`; none: the input itself) give R
+    groups of C channels; the attention, from that pool on, reads their sum (CxHxW) and
+    gives R*C weights (Cx1x1 per group); a softmax across the R groups makes them sum to
+    one per channel, and the output is the groups weighted and summed: CxHxW."""
 
     kind: Literal["select"] = "select"
     radix: int
+    groups: list[Item] = []
     branch: list[Item]
 
     helper_class: ClassVar[str] = "Select"
 
     @property
     def children(self) -> list[Item]:
-        return self.branch
+        return [*self.groups, *self.branch]
 
     def work(self) -> Work:
         """Sum of the groups, softmax (exp, sum, divide: 3 per weight), the products
@@ -158,17 +162,23 @@ class Branches(nn.Sequential):
 
 _SELECT = '''
 class Select(nn.Sequential):
-    """Softmax attention across `radix` groups of channels (SK, ResNeSt): its children
-    read the groups' sum and give radix x C weights; a softmax across the groups; the
-    output is the groups weighted and summed."""
+    """Softmax attention across `radix` groups of channels (SK, ResNeSt): its first
+    `groups` children make the groups from the input, the others read the groups' sum
+    and give radix x C weights; a softmax across the groups; the output is the groups
+    weighted and summed."""
 
-    def __init__(self, radix: int, *branch):
-        super().__init__(*branch)
-        self.radix = radix
+    def __init__(self, radix: int, groups: int, *children):
+        super().__init__(*children)
+        self.radix, self.groups = radix, groups
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        layers = list(self)
+        for layer in layers[:self.groups]:
+            x = layer(x)
         groups = x.view(x.shape[0], self.radix, -1, *x.shape[2:])
-        weights = super().forward(groups.sum(1))
+        weights = groups.sum(1)
+        for layer in layers[self.groups:]:
+            weights = layer(weights)
         weights = weights.view(x.shape[0], self.radix, -1, 1, 1).softmax(1)
         return (groups * weights).sum(1)
 '''
