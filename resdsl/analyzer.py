@@ -320,6 +320,9 @@ def item_rows(item, prefix: str) -> list[LayerRow]:
         size = prod(item.out_shape)
         return rows + [_row(path, "gate", f"x gate {item.name}", item.out_shape, 0,
                             ir.Work(0, size, size))]
+    if isinstance(item, (ir.Branches, ir.Select)):
+        rows = [row for child in item.children for row in item_rows(child, path)]
+        return rows + [_row(path, item.kind, item.detail(), item.out_shape, 0, item.work())]
     # A merge: its shortcut's layers sit in the block beside it, its gate under its name.
     rows = [row for child in item.shortcut.items for row in item_rows(child, prefix)]
     rows += [row for child in item.gate for row in item_rows(child, path)]
@@ -362,10 +365,7 @@ class Memory:
 
 def memory(net: ir.Network, report: Report | None = None) -> Memory:
     """`report`: the network's analysis, where the caller has it already."""
-    layers = [layer for stage in net.stages for layer in flat_layers(_all_items(stage.items))]
-    # BatchNorm keeps a running mean and variance (fp32) and a step count (int64).
-    buffers = sum(2 * FP32_BYTES * layer.in_shape[0] + 8 for layer in layers
-                  if isinstance(layer, ir.BatchNorm))
+    buffers = sum(layer.buffer_bytes() for _, layer in ir.network_layers(net))
     activations = (report or analyze(net)).activation_bytes
     return Memory(FP32_BYTES * net.params + buffers, activations)
 
@@ -386,16 +386,6 @@ def check_size(net: ir.Network, max_bytes: int = MAX_BUILD_BYTES,
                 f"parameters), more than the {limit_text} a build may allocate",
                 net.span, notes=("raise the limit with --max-memory SIZE (e.g. 32G), or "
                                  "max_bytes=... from Python",))
-
-
-def _all_items(items: list) -> list:
-    """Every item, those inside blocks, gates, shortcuts and merges too."""
-    out = []
-    for item in items:
-        out.append(item)
-        if not isinstance(item, ir.Layer):
-            out.extend(_all_items(item.children))
-    return out
 
 
 def check_expect(expect: ir.Expect, actual: int) -> ExpectResult:

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 from . import ir
 from .diagnostics import ResdslValidationError
+from .ir.layers import LAYERS
 
 HEADER = '''from collections import OrderedDict
 
@@ -32,8 +33,10 @@ def camel(name: str) -> str:
 
 
 # Names the generated module defines or imports besides the classes it writes.
-TAKEN = frozenset({"F", "nn", "torch", "OrderedDict", "FlatLinear", "ZeroPadShortcut",
-                   "CompiledNetwork", "init_weights", *keyword.kwlist})
+TAKEN = frozenset({"F", "nn", "torch", "OrderedDict", "CompiledNetwork", "init_weights",
+                   *(layer.helper_class for layer in LAYERS.values() if layer.helper_class),
+                   ir.Branches.helper_class, ir.Select.helper_class,
+                   *keyword.kwlist})
 
 
 def fresh_name(base: str, taken: set[str]) -> str:
@@ -66,9 +69,22 @@ def construct(item, classes: dict, after_fresh: bool, indent: str) -> str:
         return sequential(item.branch, classes, indent)
     if isinstance(item, ir.Merge):
         return sequential(item.gate, classes, indent)
+    if isinstance(item, ir.Branches):  # an nn.Sequential of its paths, merged its own way
+        return wrap(f"Branches({item.kind!r}, {item.split!r}",
+                    sequential(item.paths, classes, indent))
+    if isinstance(item, ir.Select):
+        return wrap(f"Select({item.radix!r}, {len(item.groups)!r}",
+                    sequential(item.children, classes, indent))
     if isinstance(item, ir.Block):
         return classes[id(item)].construct(item, indent)
     raise TypeError(f"no module for {type(item).__name__}")
+
+
+def wrap(head: str, sequential_source: str) -> str:
+    """`nn.Sequential(children)` as `Head(arguments, children)`: a helper class that is a
+    Sequential of its own (Branches, Select) takes its children as Sequential does."""
+    inner = sequential_source[len("nn.Sequential("):]
+    return f"{head})" if inner == ")" else f"{head}, {inner}"
 
 
 def sequential(items: list, classes: dict, indent: str) -> str:
@@ -91,7 +107,7 @@ def is_fresh(item) -> bool:
     may work in place (not the block input, a flatten's view, a sigmoid's saved output)."""
     if isinstance(item, ir.Layer):
         return item.fresh_output
-    return isinstance(item, (ir.Gate, ir.Merge, ir.Block)) or (
+    return isinstance(item, (ir.Gate, ir.Merge, ir.Block, ir.Branches, ir.Select)) or (
         isinstance(item, ir.Group) and bool(item.items) and is_fresh(item.items[-1]))
 
 
@@ -202,8 +218,11 @@ def block_forward(block: ir.Block, shortcut: str) -> list[str]:
 
 def _chains(items: list, index: int) -> bool:
     """A normalisation joins the convolution before it on one line: `bn1(conv1(x))`."""
-    return isinstance(items[index], (ir.BatchNorm, ir.GroupNorm)) and \
-        isinstance(items[index - 1], ir.Conv)
+    return is_norm(items[index]) and isinstance(items[index - 1], ir.Conv)
+
+
+def is_norm(item) -> bool:
+    return isinstance(item, ir.Layer) and item.norm
 
 
 # What the paper's options are, said where the generated code adds the shortcut.
@@ -334,7 +353,9 @@ def network_source(network: ir.Network, base: str = "nn.Module", docstring: str 
     it); `docs`: the spec's comments on its blocks, by block name, for their docstrings."""
     classes, by_block = block_classes(network, docs)
     class_name = fresh_name(camel(network.name), {cls.name for cls in classes})
-    helpers = dict.fromkeys(layer.helper() for layer in all_layers(network) if layer.helper())
+    items = [item for stage in network.stages for item in ir.walk_items(stage.items)]
+    helpers = dict.fromkeys(item.helper() for item in items if getattr(item, "helper", None)
+                            and item.helper())
     init, forward = network_body(network, by_block)
     parts = [HEADER]
     parts += [helper.strip() + "\n" for helper in helpers]
@@ -345,17 +366,6 @@ def network_source(network: ir.Network, base: str = "nn.Module", docstring: str 
                  "    def forward(self, x: torch.Tensor) -> torch.Tensor:\n" + forward + "\n")
     parts.append(init_source(network))
     return Source("\n\n".join(parts), class_name)
-
-
-def all_layers(network: ir.Network):
-    def walk(items):
-        for item in items:
-            if isinstance(item, ir.Layer):
-                yield item
-            else:
-                yield from walk(item.children)
-    for stage in network.stages:
-        yield from walk(stage.items)
 
 
 def check_top_level(network: ir.Network) -> None:
@@ -433,7 +443,7 @@ def container_source(node, classes: dict, indent: str) -> str:
 # ---- initialisation ---------------------------------------------------------------------------------
 def init_source(network: ir.Network) -> str:
     """`init_weights`: torchvision's ResNet initialisation, and what the spec asks for."""
-    biases = [(path, layer.bias_init) for path, layer in named_layers(network)
+    biases = [(path, layer.bias_init) for path, layer in ir.network_layers(network)
               if isinstance(layer, ir.Conv) and layer.bias_init is not None]
     residual_norms = [path for path in last_norms(network)]
     lines = [
@@ -443,11 +453,11 @@ def init_source(network: ir.Network) -> str:
         "    otherwise. zero_init_residual zeroes the last norm before each residual",
         '    addition, so that every block starts as its shortcut (Goyal et al. 2017)."""',
         "    for module in model.modules():",
-        "        if isinstance(module, nn.Conv2d):",
+        f"        if isinstance(module, {init_classes('conv')}):",
         '            nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")',
         "            if module.bias is not None:",
         "                nn.init.zeros_(module.bias)",
-        "        elif isinstance(module, (nn.BatchNorm1d, nn.BatchNorm2d, nn.GroupNorm)):",
+        f"        elif isinstance(module, {init_classes('norm')}):",
         "            nn.init.ones_(module.weight)",
         "            nn.init.zeros_(module.bias)",
     ]
@@ -460,20 +470,12 @@ def init_source(network: ir.Network) -> str:
     return "\n".join(lines) + "\n"
 
 
-def named_layers(network: ir.Network):
-    """(module path, layer) for every primitive layer, as the state_dict names them."""
-    def walk(items, prefix):
-        for item in items:
-            path = f"{prefix}.{item.name}" if prefix else item.name
-            if isinstance(item, ir.Layer):
-                yield path, item
-            elif isinstance(item, ir.Merge):
-                yield from walk(item.shortcut.items, prefix)
-                yield from walk(item.gate, path)
-            else:
-                yield from walk(getattr(item, "items", None) or getattr(item, "branch", []), path)
-    for stage in network.stages:
-        yield from walk(stage.items, stage.module)
+def init_classes(rule: str) -> str:
+    """The nn classes of the layers initialised by `rule` (Layer.init), as isinstance
+    reads them: `nn.Conv2d`, or `(nn.BatchNorm1d, nn.BatchNorm2d, nn.GroupNorm)`."""
+    names = [name for layer in LAYERS.values() if layer.init == rule
+             for name in layer.torch_classes]
+    return names[0] if len(names) == 1 else f"({', '.join(names)})"
 
 
 def last_norms(network: ir.Network) -> list[str]:
@@ -486,7 +488,7 @@ def last_norms(network: ir.Network) -> list[str]:
             if merge is None or not merge.adds:
                 continue
             before = block.items[:block.items.index(merge)]
-            norms = [i for i in before if isinstance(i, (ir.BatchNorm, ir.GroupNorm))]
+            norms = [i for i in before if is_norm(i)]
             if norms:
                 paths.append(f"{prefix}{block.name}.{norms[-1].name}")
     return paths

@@ -20,10 +20,15 @@ from .ir.layers import LAYERS, Signature, check_label
 MERGES = ("residual", "highway")
 GRAPH = {"residual": Signature((), ("from",)), "gate": Signature((), ("from",)),
          "highway": Signature((), ("from",))}
-BRANCHED = ("gate", "highway")
+# Parts that hold parallel paths or an attention: modules of their own, so they may stand
+# in any list of layers (a group's, a branch's), not only in a block's.
+PARTS = {"sum": Signature((), ("split",)), "concat": Signature((), ("split",)),
+         "select": Signature(("radix",), (), 1)}
+BRANCHED = ("gate", "highway", *PARTS)
 GRAPH_WORDS = {"residual": "adds a block's shortcut", "highway": "mixes a block's shortcut in",
                "gate": "scales a block's path"}
-SIGNATURES: dict[str, Signature] = {**{k: v.signature for k, v in LAYERS.items()}, **GRAPH}
+SIGNATURES: dict[str, Signature] = {**{k: v.signature for k, v in LAYERS.items()}, **GRAPH,
+                                    **PARTS}
 SHORTCUT_CASES = ("same", "changed")
 SHORTCUT_PARAMS = ("channels", "stride", "in_channels")  # bound by each block that merges
 

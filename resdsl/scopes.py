@@ -16,7 +16,7 @@ from . import ir
 from . import syntax as syn
 from .diagnostics import ResdslValidationError, Span
 from .expressions import EvalValue, as_int, bind_params, evaluate, to_ir_value
-from .ir.layers import LAYERS, SHORT_NAMES, LayerArgs
+from .ir.layers import LAYERS, LayerArgs, always_numbered, short_name
 from .limits import MAX_BLOCKS, MAX_LAYERS, MAX_PARAMS
 from .loader import Namespace
 from .rules import SIGNATURES
@@ -147,8 +147,8 @@ def name_by_kind(planned: list[Planned]) -> None:
             p.name = p.label
             continue
         kind = _kind_of(p)
-        short = SHORT_NAMES.get(kind, kind)
-        numbered = kind in ("conv", "batchnorm", "groupnorm") or totals[kind] > 1 or short in labels
+        short = short_name(kind)
+        numbered = always_numbered(kind) or totals[kind] > 1 or short in labels
         while True:
             seen[kind] = seen.get(kind, 0) + 1
             if kind == "block":
@@ -223,6 +223,10 @@ class Scope:
             out = items[-1].out_shape if items else shape
             return ir.Group(name=p.name, items=items, in_shape=shape, out_shape=out,
                             span=stmt.span)
+        if stmt.layer in ("sum", "concat"):
+            return lower_branches(stmt, p.name, shape, self.env, self.context)
+        if stmt.layer == "select":
+            return lower_select(stmt, p.name, shape, self.env, self.context)
         self.context.budget.reserve(0, 1, stmt.span)
         built = LAYERS[stmt.layer].build(layer_args(stmt, self.env), p.name, shape)
         if not self.context.in_block:
@@ -254,6 +258,80 @@ def lower_nested(body: list, shape: ir.Shape, env, context: Context) -> list:
     name_by_position(planned)
     check_unique(planned)
     return Scope(context, env).lower(planned, shape)
+
+
+def lower_branches(stmt: syn.LayerStmt, name: str, shape: ir.Shape, env,
+                   context: Context) -> ir.Branches:
+    """`sum { paths }` or `concat { paths }`: each item of the body is one path, named by
+    position (or its label), lowered at the part's input (or its slice, with `split`)."""
+    args = layer_args(stmt, env)
+    planned = expand_items(stmt.body, env)
+    name_by_position(planned)
+    check_unique(planned)
+    if len(planned) < 2:
+        args.fail(f"'{stmt.layer}' needs two paths or more, one per item of its body; "
+                  f"it has {len(planned)}")
+    split = args.flag("split", False)
+    start = shape
+    if split:
+        if len(shape) != 3 or shape[0] % len(planned):
+            args.fail(f"split: {ir.shape_text(shape)} cannot be split into {len(planned)} "
+                      f"paths of equal channels", "split")
+        start = (shape[0] // len(planned), *shape[1:])
+    scope = Scope(context, env)
+    paths = [scope.item(p, start) for p in planned]
+    out = merged_shape(stmt.layer, paths, planned)
+    return ir.Branches(kind=stmt.layer, name=name, split=split, paths=paths, in_shape=shape,
+                       out_shape=out, span=stmt.span)
+
+
+def merged_shape(kind: str, paths: list, planned: list[Planned]) -> ir.Shape:
+    """A sum needs one shape; a concatenation one spatial size, and adds the channels."""
+    first = paths[0].out_shape
+    for path, p in zip(paths[1:], planned[1:]):
+        shape = path.out_shape
+        if kind == "sum" and shape != first:
+            raise ResdslValidationError(
+                f"path '{p.name}' gives {ir.shape_text(shape)}, but path '{planned[0].name}' "
+                f"gives {ir.shape_text(first)}: a sum needs one shape", p.stmt.span)
+        if kind == "concat" and (len(shape) != 3 or len(first) != 3 or shape[1:] != first[1:]):
+            raise ResdslValidationError(
+                f"path '{p.name}' gives {ir.shape_text(shape)}, but path '{planned[0].name}' "
+                f"gives {ir.shape_text(first)}: a concatenation needs maps of one size",
+                p.stmt.span)
+    if kind == "sum":
+        return first
+    return (sum(path.out_shape[0] for path in paths), *first[1:])
+
+
+def lower_select(stmt: syn.LayerStmt, name: str, shape: ir.Shape, env,
+                 context: Context) -> ir.Select:
+    """`select R { [groups] avgpool; attention }`: the items before the first global
+    avgpool make R groups of C channels; from it on, the attention reads their sum."""
+    args = layer_args(stmt, env)
+    radix = args.int("radix")
+    planned = expand_items(stmt.body, env)
+    name_by_position(planned)
+    check_unique(planned)
+    pool = next((i for i, p in enumerate(planned) if getattr(p.stmt, "layer", None) == "avgpool"
+                 and not p.stmt.args), None)
+    if pool is None:
+        args.fail("select's attention starts at a global `avgpool` (it reads the groups' "
+                  "sum, pooled), but its body has none")
+    scope = Scope(context, env)
+    groups = scope.lower(planned[:pool], shape)
+    made = groups[-1].out_shape if groups else shape
+    if len(made) != 3 or made[0] % radix:
+        args.fail(f"select {radix}: {ir.shape_text(made)} is not {radix} groups of equal "
+                  "channels", "radix")
+    out = (made[0] // radix, *made[1:])
+    branch = scope.lower(planned[pool:], out)
+    if branch[-1].out_shape != (made[0], 1, 1):
+        raise ResdslValidationError(
+            f"select's attention gives {ir.shape_text(branch[-1].out_shape)}, but it must give "
+            f"one weight per channel of its {radix} groups: {made[0]}x1x1", stmt.span)
+    return ir.Select(name=name, radix=radix, groups=groups, branch=branch, in_shape=shape,
+                     out_shape=out, span=stmt.span)
 
 
 def to_ir_args(args: dict[str, EvalValue]) -> dict:

@@ -309,3 +309,30 @@ def test_meta_counts_equal_a_real_cpu_run(name):
     cpu = _count(net, "cpu")
     assert cpu == _count(net, "meta")
     assert cpu[:2] == (analyze(net).params, 2 * analyze(net).flops)
+
+
+def test_branches_and_select_cost_what_the_compiled_module_costs():
+    """Paths merged by a sum or a concatenation (their input split or not), and a softmax
+    selection across groups: the analyser's counts are the module's, and the sum adds."""
+    import torch
+
+    from resdsl.compiler import compile_network
+
+    net = network_from_text("""network t {
+        input 3x16x16; classes 10
+        stem {
+            conv 3x3, 8
+            both: sum { conv 3x3, 8; { conv 1x1, 8; batchnorm } }
+            concat split true { conv 3x3, 4; conv 3x3, 4, dilation 2 }
+            select 2 { avgpool; conv 1x1, 8 }
+        }
+        head { avgpool; fc classes }
+    }""")
+    report = analyze(net)
+    params, flops, output = _count(net, "cpu")
+    assert (params, flops, output) == (report.params, 2 * report.flops, report.output)
+    assert [s.out_shape for s in net.stages[0].items[1:]] == [(8, 16, 16), (8, 16, 16), (4, 16, 16)]
+    both = compile_network(net).eval().both
+    x = torch.randn(2, 8, 16, 16)
+    with torch.no_grad():
+        torch.testing.assert_close(both(x), getattr(both, "0")(x) + getattr(both, "1")(x))

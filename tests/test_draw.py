@@ -136,6 +136,15 @@ def test_se_block_shows_its_gate():
     assert "sigmoid" in [label.text for label in panel.labelled("minor")]
 
 
+def test_parallel_paths_and_a_selection_are_a_box_each():
+    panel = block_figure([net("timm/skresnet34")], "sk_basic").panels[0]
+    boxes = [box for box in panel.boxes if box.role == "layer"]
+    assert [box.text for box in boxes] == ["concat of 2 paths, input split",
+                                           "softmax across 2 groups", "3x3, 64"]
+    from resdsl.draw.model import text_width
+    assert all(box.width > text_width(box.text, 9.0) for box in boxes)  # the words fit
+
+
 def test_highway_block_shows_its_t_gate_and_mix():
     panel = block_figure([net("highway20")], "highway").panels[0]
     assert panel.arcs[0].merge == "highway"

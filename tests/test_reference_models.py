@@ -42,6 +42,7 @@ def on_meta(model: str, input=None):
 
 
 def macs(module: torch.nn.Module, shape) -> int:
+    module.eval()  # as the reference was counted: BN on a 1x1 map cannot train at batch 1
     with FlopCounterMode(display=False) as counter:
         module(torch.empty(1, *shape, device="meta"))
     return counter.get_total_flops() // 2

@@ -51,7 +51,8 @@ def path_items(items: list) -> list:
     for item in items:
         if isinstance(item, ir.Group):
             out.extend(path_items(item.items))
-        elif isinstance(item, (ir.Gate, ir.Merge)) or (isinstance(item, ir.Layer) and is_boxed(item)):
+        elif isinstance(item, (ir.Gate, ir.Merge, ir.Branches, ir.Select)) or (
+                isinstance(item, ir.Layer) and is_boxed(item)):
             out.append(item)
     return out
 

@@ -10,47 +10,21 @@ from __future__ import annotations
 from .. import ir
 from ..analyzer import flat_layers, shortcut_kind
 
-# Layers Figure 3 draws no box for: normalisation, activations, reshapes. A block
-# figure writes them small beside the line, as Figure 5 writes `relu`.
-MINOR_KINDS = frozenset({"batchnorm", "groupnorm", "relu", "sigmoid", "dropout", "flatten"})
-
-
 def is_boxed(layer: ir.Layer) -> bool:
-    return layer.kind not in MINOR_KINDS
-
-
-def _stride(stride: int) -> str:
-    return f", /{stride}" if stride > 1 else ""
+    """Figure 3 draws no box for normalisation, activations, reshapes: a block figure
+    writes them small beside the line, as Figure 5 writes `relu` (Layer.boxed). Parallel
+    paths and a selection across them are one box each (`sum of 2 paths`)."""
+    return getattr(layer, "boxed", True)
 
 
 def layer_words(layer: ir.Layer, conv: bool = True) -> str:
     """A boxed layer's label; `conv=False` drops the word `conv` as Figure 5 does."""
-    if isinstance(layer, ir.Conv):
-        kernel = f"{layer.kernel[0]}x{layer.kernel[1]}" + (" conv" if conv else "")
-        groups = f", {layer.groups} groups" if layer.groups > 1 else ""
-        return f"{kernel}, {layer.out_channels}{_stride(layer.stride)}{groups}"
-    if isinstance(layer, ir.MaxPool):
-        return "pool" + _stride(layer.stride)
-    if isinstance(layer, ir.AvgPool):
-        if layer.kernel is None:
-            return "avg pool"
-        return f"{layer.kernel[0]}x{layer.kernel[1]} avg pool{_stride(layer.stride)}"
-    if isinstance(layer, ir.AdaptiveAvgPool):
-        return f"avg pool to {layer.size_out[0]}x{layer.size_out[1]}"
-    if isinstance(layer, ir.FC):
-        return f"fc {layer.out_features}"
-    if isinstance(layer, ir.ZeroPad):
-        return f"zero-pad, {layer.channels}{_stride(layer.stride)}"
-    return layer.notation() or layer.kind
+    return layer.figure_words(conv)
 
 
 def minor_words(layer: ir.Layer) -> str:
     """A layer written small beside the line: `BN`, `relu` (Figure 5's spelling)."""
-    if isinstance(layer, ir.GroupNorm):
-        return f"GN, {layer.groups} groups"
-    if isinstance(layer, ir.Dropout):
-        return f"dropout {layer.p:g}"
-    return {"batchnorm": "BN"}.get(layer.kind, layer.kind)
+    return layer.minor_words()
 
 
 def gate_words(gate: ir.Gate) -> str:

@@ -5,18 +5,20 @@ a shortcut joins it. The shortcut is the identity (the block input itself), a pa
 layers (a projection, zero padding, an average pool and a projection, ...) that reads a
 point of the block, or nothing at all (the plain net). A gate multiplies the path by a
 branch computed from a point of it (squeeze-and-excitation); a highway merge mixes the
-path and the shortcut by a learned gate. Families, imports and calls are gone by now:
+path and the shortcut by a learned gate. Parallel paths (`sum`, `concat`) and a softmax
+selection across groups of channels (`select`) are modules of their own, and may stand
+in any list. Families, imports and calls are gone by now:
 every item has concrete channels, strides and shapes.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, Union
+from math import prod
+from typing import Annotated, ClassVar, Iterator, Literal, Union
 
 from pydantic import Field
 
-from .layers import (FC, AdaptiveAvgPool, AvgPool, BatchNorm, Conv, Dropout, Flatten,
-                     GroupNorm, Layer, MaxPool, ReLU, Sigmoid, ZeroPad)
+from .layers import LAYERS, Layer, Work
 from .node import Node, Shape, Value
 
 # Where a shortcut path or a branch reads: the label of an earlier item of the block,
@@ -38,6 +40,12 @@ class Part(Node):
     @property
     def params(self) -> int:
         return sum(item.params for item in self.children)
+
+    # The helper class its torch code defines (`helper()`), a name the code then holds.
+    helper_class: ClassVar[str] = ""
+
+    def helper(self) -> str:
+        return ""
 
 
 class Group(Part):
@@ -63,6 +71,117 @@ class Gate(Part):
     @property
     def children(self) -> list[Item]:
         return self.branch
+
+
+class Branches(Part):
+    """`sum { paths }`, `concat { paths }`: parallel paths from one point, each reading
+    the part's input (with `split`, the paths read equal consecutive slices of its
+    channels, in order), merged by an element-wise sum (one shape) or a concatenation
+    along the channels (one spatial size), in the paths' order."""
+
+    kind: Literal["sum", "concat"]
+    split: bool = False
+    paths: list[Item]
+
+    helper_class: ClassVar[str] = "Branches"
+
+    @property
+    def children(self) -> list[Item]:
+        return self.paths
+
+    def work(self) -> Work:
+        size = prod(self.out_shape)  # a sum adds n-1 maps; a concatenation only copies
+        return Work(0, (len(self.paths) - 1) * size if self.kind == "sum" else 0, size)
+
+    def detail(self) -> str:
+        return f"{self.kind} of {len(self.paths)} paths" + (", input split" if self.split else "")
+
+    def figure_words(self, conv: bool = True) -> str:
+        return self.detail()
+
+    def helper(self) -> str:
+        return _BRANCHES
+
+
+class Select(Part):
+    """`select R { [groups] avgpool; attention }` (SK, ResNeSt's split attention): the
+    items before the first global `avgpool` (`groups`; none: the input itself) give R
+    groups of C channels; the attention, from that pool on, reads their sum (CxHxW) and
+    gives R*C weights (Cx1x1 per group); a softmax across the R groups makes them sum to
+    one per channel, and the output is the groups weighted and summed: CxHxW."""
+
+    kind: Literal["select"] = "select"
+    radix: int
+    groups: list[Item] = []
+    branch: list[Item]
+
+    helper_class: ClassVar[str] = "Select"
+
+    @property
+    def children(self) -> list[Item]:
+        return [*self.groups, *self.branch]
+
+    def work(self) -> Work:
+        """Sum of the groups, softmax (exp, sum, divide: 3 per weight), the products
+        and their sum."""
+        size, weights = prod(self.out_shape), self.radix * self.out_shape[0]
+        groups = self.radix * size
+        return Work(0, 2 * (self.radix - 1) * size + 3 * weights + groups,
+                    2 * size + weights + groups)
+
+    def detail(self) -> str:
+        return f"softmax across {self.radix} groups"
+
+    def figure_words(self, conv: bool = True) -> str:
+        return self.detail()
+
+    def helper(self) -> str:
+        return _SELECT
+
+
+_BRANCHES = '''
+class Branches(nn.Sequential):
+    """Parallel paths (its children, in order) from one input, or from equal consecutive
+    slices of its channels (`split`), merged by a sum or a concatenation along channels."""
+
+    def __init__(self, merge: str, split: bool, *paths):
+        super().__init__(*paths)
+        self.merge, self.split = merge, split
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        paths = list(self)
+        inputs = torch.chunk(x, len(paths), 1) if self.split else [x] * len(paths)
+        outputs = [path(part) for path, part in zip(paths, inputs)]
+        if self.merge == "concat":
+            return torch.cat(outputs, 1)
+        out = outputs[0]
+        for output in outputs[1:]:
+            out = out + output
+        return out
+'''
+
+_SELECT = '''
+class Select(nn.Sequential):
+    """Softmax attention across `radix` groups of channels (SK, ResNeSt): its first
+    `groups` children make the groups from the input, the others read the groups' sum
+    and give radix x C weights; a softmax across the groups; the output is the groups
+    weighted and summed."""
+
+    def __init__(self, radix: int, groups: int, *children):
+        super().__init__(*children)
+        self.radix, self.groups = radix, groups
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        layers = list(self)
+        for layer in layers[:self.groups]:
+            x = layer(x)
+        groups = x.view(x.shape[0], self.radix, -1, *x.shape[2:])
+        weights = groups.sum(1)
+        for layer in layers[self.groups:]:
+            weights = layer(weights)
+        weights = weights.view(x.shape[0], self.radix, -1, 1, 1).softmax(1)
+        return (groups * weights).sum(1)
+'''
 
 
 class Shortcut(Node):
@@ -102,11 +221,9 @@ class Merge(Part):
         return self.shortcut.kind != "off"
 
 
-Item = Annotated[
-    Union[Conv, BatchNorm, GroupNorm, ReLU, Sigmoid, MaxPool, AvgPool, AdaptiveAvgPool,
-          Flatten, FC, Dropout, ZeroPad, Group, Gate, Merge],
-    Field(discriminator="kind"),
-]
+# Every primitive layer of `LAYERS` and the parts that hold them, told apart by `kind`.
+Item = Annotated[Union[(*LAYERS.values(), Group, Gate, Merge, Branches, Select)],
+                 Field(discriminator="kind")]
 
 
 class Block(Part):
@@ -204,8 +321,38 @@ class Network(Node):
         return self.stages[-1].out_shape if self.stages else self.input
 
 
-for _model in (Group, Gate, Shortcut, Merge, Block, Stage):
+for _model in (Group, Gate, Branches, Select, Shortcut, Merge, Block, Stage):
     _model.model_rebuild()
 
-__all__ = ["Block", "Expect", "Gate", "Group", "Item", "Layer", "Merge", "Network", "Origin", "Part",
-           "Point", "Recipe", "Shortcut", "Stage", "StageItem"]
+
+def walk_layers(items: list, prefix: str = "") -> Iterator[tuple[str, Layer]]:
+    """(module path, layer) for every primitive layer under `items`, as the compiled
+    module's state_dict names them: a merge's shortcut layers sit beside it in the block,
+    its gate under its own name; every other part holds its children under its name."""
+    for item in items:
+        path = f"{prefix}.{item.name}" if prefix else item.name
+        if isinstance(item, Layer):
+            yield path, item
+        elif isinstance(item, Merge):
+            yield from walk_layers(item.shortcut.items, prefix)
+            yield from walk_layers(item.gate, path)
+        else:
+            yield from walk_layers(item.children, path)
+
+
+def walk_items(items: list) -> Iterator:
+    """Every item under `items`, parts and layers, depth first (a merge's shortcut too)."""
+    for item in items:
+        yield item
+        if not isinstance(item, Layer):
+            yield from walk_items(item.children)
+
+
+def network_layers(network: Network) -> Iterator[tuple[str, Layer]]:
+    """(module path, layer) for every primitive layer of the network."""
+    for stage in network.stages:
+        yield from walk_layers(stage.items, stage.module)
+
+__all__ = ["Block", "Branches", "Expect", "Gate", "Group", "Item", "Layer", "Merge", "Network", "Origin", "Part",
+           "Point", "Recipe", "Select", "Shortcut", "Stage", "StageItem", "network_layers", "walk_items",
+           "walk_layers"]

@@ -5,7 +5,9 @@ outputs (`build`), what it costs (`params`, `work`), how Table 1 writes it
 source text, so this module, like the analyser, never imports torch: `codegen.py`
 assembles a network's source from it and `compiler.py` runs that source.
 
-Adding a primitive is adding a class here and listing it in `LAYERS`.
+Adding a primitive is adding a class here and listing it in `LAYERS`: its module names
+(`short`, `numbered`), its place in the figures (`boxed`, `figure_words`), its
+initialisation (`init`) and the IR's union of items are all derived from the classes.
 """
 
 from __future__ import annotations
@@ -74,6 +76,22 @@ class Layer(Node):
     # Its output is a new tensor its own backward does not read, so a ReLU right after
     # it may overwrite it in place.
     fresh_output: ClassVar[bool] = False
+    # Its module's default name: `short` (the kind when empty) numbered by position among
+    # its kind (conv1, bn1), always if `numbered`, else only when the kind repeats.
+    short: ClassVar[str] = ""
+    numbered: ClassVar[bool] = False
+    # A normalisation: written on one line with the conv before it, and the last one
+    # before a residual addition is what zero_init_residual zeroes.
+    norm: ClassVar[bool] = False
+    # Figure 3 draws it as a box; otherwise it is written small beside the line.
+    boxed: ClassVar[bool] = True
+    # Initialisation (codegen's init_weights): "conv" for He normal, "norm" for scale 1
+    # and shift 0, "" for the module's own default; `torch_classes`: the nn classes its
+    # torch code builds, which init_weights tests for.
+    init: ClassVar[str] = ""
+    torch_classes: ClassVar[tuple[str, ...]] = ()
+    # The helper class its torch code defines (see `helper`), a name the code then holds.
+    helper_class: ClassVar[str] = ""
 
     @classmethod
     def build(cls, args: LayerArgs, name: str, in_shape: Shape) -> Layer:
@@ -104,6 +122,24 @@ class Layer(Node):
     def helper(self) -> str:
         """Source of a helper class its torch code uses (emitted once per file), or ""."""
         return ""
+
+    def figure_words(self, conv: bool = True) -> str:
+        """A boxed layer's label in the figures (`3x3 conv, 128, /2`); `conv=False` drops
+        the word `conv` as Figure 5 does."""
+        return self.notation() or self.kind
+
+    def minor_words(self) -> str:
+        """An unboxed layer written small beside a figure's line (`BN`, `relu`)."""
+        return self.kind
+
+    def buffer_bytes(self) -> int:
+        """Bytes of the buffers its module keeps besides its parameters."""
+        return 0
+
+
+def stride_words(stride: int) -> str:
+    """The figures' `/2` for a stride."""
+    return f", /{stride}" if stride > 1 else ""
 
 
 def call(function: str, *positional, **options) -> str:
@@ -174,6 +210,9 @@ class Conv(Layer):
     signature: ClassVar[Signature] = Signature(
         ("kernel", "channels"), ("stride", "groups", "padding", "dilation", "bias", "bias_init"), 2)
     fresh_output: ClassVar[bool] = True
+    numbered: ClassVar[bool] = True
+    init: ClassVar[str] = "conv"
+    torch_classes: ClassVar[tuple[str, ...]] = ("nn.Conv2d",)
 
     @classmethod
     def build(cls, args: LayerArgs, name: str, in_shape: Shape) -> Conv:
@@ -224,6 +263,11 @@ class Conv(Layer):
                     dilation=self.dilation if self.dilation != 1 else None,
                     groups=self.groups if self.groups != 1 else None, bias=self.bias)
 
+    def figure_words(self, conv: bool = True) -> str:
+        kernel = f"{self.kernel[0]}x{self.kernel[1]}" + (" conv" if conv else "")
+        groups = f", {self.groups} groups" if self.groups > 1 else ""
+        return f"{kernel}, {self.out_channels}{stride_words(self.stride)}{groups}"
+
 
 class FC(Layer):
     kind: Literal["fc"] = "fc"
@@ -232,6 +276,7 @@ class FC(Layer):
 
     signature: ClassVar[Signature] = Signature(("features",), ("bias",), 1)
     fresh_output: ClassVar[bool] = True
+    helper_class: ClassVar[str] = "FlatLinear"
 
     @classmethod
     def build(cls, args: LayerArgs, name: str, in_shape: Shape) -> FC:
@@ -264,6 +309,9 @@ class FC(Layer):
     def helper(self) -> str:
         return _FLAT_LINEAR if len(self.in_shape) == 3 else ""
 
+    def figure_words(self, conv: bool = True) -> str:
+        return f"fc {self.out_features}"
+
 
 _FLAT_LINEAR = '''
 class FlatLinear(nn.Linear):
@@ -274,10 +322,72 @@ class FlatLinear(nn.Linear):
 '''
 
 
+class ChannelConv(Layer):
+    """ECA (Wang et al. 2020): a 1-D convolution along the channels of a pooled vector
+    (Cx1x1), one kernel shared by every channel, no bias; 'same' padding keeps C."""
+
+    kind: Literal["channel_conv"] = "channel_conv"
+    kernel_size: int
+
+    signature: ClassVar[Signature] = Signature(("kernel",), (), 1)
+    fresh_output: ClassVar[bool] = True
+    helper_class: ClassVar[str] = "ChannelConv"
+
+    @classmethod
+    def build(cls, args: LayerArgs, name: str, in_shape: Shape) -> ChannelConv:
+        if len(in_shape) != 3 or in_shape[1:] != (1, 1):
+            args.fail(f"channel_conv runs along the channels of a pooled vector (Cx1x1), but "
+                      f"its input is {shape_text(in_shape)}: put a global `avgpool` before it")
+        kernel = args.int("kernel")
+        if kernel % 2 == 0:
+            args.fail(f"channel_conv's kernel {kernel} is even: 'same' padding needs an odd one",
+                      "kernel")
+        if kernel > 2 * in_shape[0] + 1:
+            args.fail(f"channel_conv's kernel {kernel} is wider than its {in_shape[0]} "
+                      "channels padded", "kernel")
+        return cls(name=name, in_shape=in_shape, out_shape=in_shape, kernel_size=kernel,
+                   span=args.span)
+
+    @property
+    def params(self) -> int:
+        return self.kernel_size
+
+    def work(self) -> Work:
+        return Work(self.size * self.kernel_size, 0, self.size)
+
+    def notation(self) -> str:
+        return f"{self.kernel_size}-tap conv along channels"
+
+    def torch(self, after_fresh: bool = False) -> str:
+        return call("ChannelConv", self.kernel_size)
+
+    def helper(self) -> str:
+        return _CHANNEL_CONV
+
+
+_CHANNEL_CONV = '''
+class ChannelConv(nn.Conv1d):
+    """ECA's 1-D convolution along the channels of a pooled (N, C, 1, 1) map: one kernel
+    shared by every channel, 'same' padding; keeps nn.Conv1d's key `weight`."""
+
+    def __init__(self, kernel_size: int):
+        super().__init__(1, 1, kernel_size, padding=(kernel_size - 1) // 2, bias=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return super().forward(x.view(x.shape[0], 1, -1)).view(x.shape)
+'''
+
+
 # ---- normalisation and activations -------------------------------------------------
 class BatchNorm(Layer):
     kind: Literal["batchnorm"] = "batchnorm"
     fresh_output: ClassVar[bool] = True
+    short: ClassVar[str] = "bn"
+    numbered: ClassVar[bool] = True
+    norm: ClassVar[bool] = True
+    boxed: ClassVar[bool] = False
+    init: ClassVar[str] = "norm"
+    torch_classes: ClassVar[tuple[str, ...]] = ("nn.BatchNorm1d", "nn.BatchNorm2d")
 
     @property
     def params(self) -> int:
@@ -288,6 +398,12 @@ class BatchNorm(Layer):
 
     def detail(self) -> str:
         return "BN"
+
+    def minor_words(self) -> str:
+        return "BN"
+
+    def buffer_bytes(self) -> int:
+        return 2 * 4 * self.in_shape[0] + 8  # running mean and variance (fp32), a step count
 
     def torch(self, after_fresh: bool = False) -> str:
         # After flatten or fc the input is (N, F): normalise per feature instead.
@@ -301,6 +417,12 @@ class GroupNorm(Layer):
 
     signature: ClassVar[Signature] = Signature(("groups",), (), 1)
     fresh_output: ClassVar[bool] = True
+    short: ClassVar[str] = "gn"
+    numbered: ClassVar[bool] = True
+    norm: ClassVar[bool] = True
+    boxed: ClassVar[bool] = False
+    init: ClassVar[str] = "norm"
+    torch_classes: ClassVar[tuple[str, ...]] = ("nn.GroupNorm",)
 
     @classmethod
     def build(cls, args: LayerArgs, name: str, in_shape: Shape) -> GroupNorm:
@@ -320,12 +442,16 @@ class GroupNorm(Layer):
     def detail(self) -> str:
         return f"GN, {self.groups} groups"
 
+    def minor_words(self) -> str:
+        return f"GN, {self.groups} groups"
+
     def torch(self, after_fresh: bool = False) -> str:
         return call("nn.GroupNorm", self.groups, self.in_shape[0])
 
 
 class ReLU(Layer):
     kind: Literal["relu"] = "relu"
+    boxed: ClassVar[bool] = False
 
     def detail(self) -> str:
         return "ReLU"
@@ -337,6 +463,7 @@ class ReLU(Layer):
 
 class Sigmoid(Layer):
     kind: Literal["sigmoid"] = "sigmoid"
+    boxed: ClassVar[bool] = False
 
     def torch(self, after_fresh: bool = False) -> str:
         return call("nn.Sigmoid")
@@ -345,6 +472,7 @@ class Sigmoid(Layer):
 class Dropout(Layer):
     kind: Literal["dropout"] = "dropout"
     p: float
+    boxed: ClassVar[bool] = False
 
     signature: ClassVar[Signature] = Signature(("p",), (), 1)
 
@@ -360,6 +488,9 @@ class Dropout(Layer):
 
     def torch(self, after_fresh: bool = False) -> str:
         return call("nn.Dropout", self.p)
+
+    def minor_words(self) -> str:
+        return f"dropout {self.p:g}"
 
 
 # ---- pooling ------------------------------------------------------------------------
@@ -419,6 +550,9 @@ class MaxPool(_Pool):
         options = self.pool_options()
         return call("nn.MaxPool2d", options.pop("kernel"), **options)
 
+    def figure_words(self, conv: bool = True) -> str:
+        return "pool" + stride_words(self.stride)  # Figure 3's word for any max pool
+
 
 class AvgPool(_Pool):
     """`avgpool KxK` (padding 0 unless given), or a bare `avgpool`: global, to 1x1."""
@@ -460,6 +594,11 @@ class AvgPool(_Pool):
         options["count_include_pad"] = None if self.count_include_pad else False
         return call("nn.AvgPool2d", options.pop("kernel"), **options)
 
+    def figure_words(self, conv: bool = True) -> str:
+        if self.kernel is None:
+            return "avg pool"
+        return f"{self.kernel[0]}x{self.kernel[1]} avg pool{stride_words(self.stride)}"
+
 
 class AdaptiveAvgPool(Layer):
     """An average pool to a fixed output size, whatever the input (VGG's 7x7)."""
@@ -492,10 +631,14 @@ class AdaptiveAvgPool(Layer):
         height, width = self.size_out
         return call("nn.AdaptiveAvgPool2d", height if height == width else (height, width))
 
+    def figure_words(self, conv: bool = True) -> str:
+        return f"avg pool to {self.size_out[0]}x{self.size_out[1]}"
+
 
 # ---- reshaping and the zero-padding shortcut ------------------------------------------
 class Flatten(Layer):
     kind: Literal["flatten"] = "flatten"
+    boxed: ClassVar[bool] = False
 
     @classmethod
     def build(cls, args: LayerArgs, name: str, in_shape: Shape) -> Flatten:
@@ -516,9 +659,13 @@ class ZeroPad(Layer):
     stride: int = 1
 
     signature: ClassVar[Signature] = Signature(("channels",), ("stride",), 1)
+    helper_class: ClassVar[str] = "ZeroPadShortcut"
 
     def helper(self) -> str:
         return _ZERO_PAD
+
+    def figure_words(self, conv: bool = True) -> str:
+        return f"zero-pad, {self.channels}{stride_words(self.stride)}"
 
     @classmethod
     def build(cls, args: LayerArgs, name: str, in_shape: Shape) -> ZeroPad:
@@ -566,11 +713,19 @@ class ZeroPadShortcut(nn.Module):
 
 LAYERS: dict[str, type[Layer]] = {cls.model_fields["kind"].default: cls for cls in (
     Conv, BatchNorm, GroupNorm, ReLU, Sigmoid, MaxPool, AvgPool, AdaptiveAvgPool, Flatten,
-    FC, Dropout, ZeroPad)}
+    FC, Dropout, ZeroPad, ChannelConv)}
 
 
 # ---- names ----------------------------------------------------------------------------
-SHORT_NAMES = {"batchnorm": "bn", "groupnorm": "gn"}  # torchvision's: conv1, bn1, fc
+def short_name(kind: str) -> str:
+    """The stem of a layer's default module name: torchvision's conv1, bn1, fc."""
+    layer = LAYERS.get(kind)
+    return (layer.short if layer else "") or kind
+
+
+def always_numbered(kind: str) -> bool:
+    layer = LAYERS.get(kind)
+    return bool(layer and layer.numbered)
 
 # A label becomes a module attribute of the compiled network and a name in its generated
 # code, so it cannot be a name nn.Module, nn.Sequential or the generated code already use,

@@ -122,3 +122,39 @@ def test_ordinary_labels_pass():
     for label in ("conv1", "proj", "se", "downsample", "layer1"):
         assert label not in RESERVED_LABELS
         check_label(label, None)
+
+
+def test_every_registry_of_a_layer_kind_is_derived_from_its_class():
+    """One owner per layer kind: the IR's item union, module names, figure words,
+    initialisation and the generated code's reserved names all come from LAYERS."""
+    import typing
+
+    from resdsl import codegen, ir
+    from resdsl.ir.layers import always_numbered, short_name
+
+    members = set(typing.get_args(typing.get_args(ir.Item)[0]))
+    assert set(LAYERS.values()) <= members
+    assert (short_name("batchnorm"), short_name("conv"), short_name("relu")) == ("bn", "conv", "relu")
+    assert always_numbered("conv") and not always_numbered("relu") and not always_numbered("block")
+    for layer in LAYERS.values():
+        assert not layer.helper_class or layer.helper_class in codegen.TAKEN
+        for name in layer.torch_classes:
+            assert name in codegen.init_classes(layer.init)
+    conv = build("conv", (8, 16, 16), kernel=(3, 3), channels=16, stride=2, groups=2)
+    assert conv.figure_words() == "3x3 conv, 16, /2, 2 groups"
+    assert build("batchnorm", (8, 4, 4)).minor_words() == "BN" and not LAYERS["batchnorm"].boxed
+    assert build("batchnorm", (8, 4, 4)).buffer_bytes() == 2 * 4 * 8 + 8
+
+
+def test_channel_conv_runs_one_kernel_along_the_channels_of_a_pooled_vector():
+    eca = build("channel_conv", (256, 1, 1), kernel=5)
+    assert (eca.out_shape, eca.params, eca.work()) == ((256, 1, 1), 5, (256 * 5, 0, 256))
+    namespace: dict = {"torch": torch, "nn": nn}
+    exec(eca.helper(), namespace)  # the generated code's helper, run as codegen runs it
+    module = namespace["ChannelConv"](5)
+    x = torch.randn(2, 256, 1, 1)
+    expected = torch.nn.functional.conv1d(x.view(2, 1, 256), module.weight, padding=2)
+    assert torch.equal(module(x), expected.view(2, 256, 1, 1))
+    assert [k for k in module.state_dict()] == ["weight"]
+    with pytest.raises(ResdslError, match="pooled vector"):
+        build("channel_conv", (256, 2, 2), kernel=5)
