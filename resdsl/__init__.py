@@ -51,10 +51,9 @@ def network_from_text(text: str, network: str | None = None,
                       base_dir: str | Path | None = None) -> Network:
     """The expanded IR of a spec given as text; its imports are read from `base_dir`
     (default: the current folder)."""
+    from .arguments import shape
     from .loader import program_from_text
     from .lower import lower
-
-    from .arguments import shape
 
     program = program_from_text(text, base_dir=Path(base_dir) if base_dir else None)
     return lower(program, network, shape(input))
@@ -81,9 +80,9 @@ def compile(source: str | Path | Network, network: str | None = None, input=None
 def load(source: str | Path, network: str | None = None, input=None, **options):
     """An nn.Module: from a model file written by `resdsl build --save` or `resdsl export`
     (`.pt`, `.safetensors`: the spec travels with the weights), or from a spec."""
-    if str(source).endswith((".pt", ".safetensors")):  # models.MODEL_FILES
-        from .modelfile import load_saved
+    from .modelfile import MODEL_FILES, load_saved
 
+    if str(source).endswith(MODEL_FILES):
         return load_saved(source, **options)
     return compile(source, network, input, **options)
 

@@ -128,7 +128,7 @@ def parse_input(text: str | None) -> tuple[int, int, int] | None:
     try:
         return shape(text)
     except ResdslArgumentError as error:
-        raise typer.BadParameter(error.message.split(": ", 1)[1], param_hint="--input") from None
+        raise typer.BadParameter(error.detail, param_hint="--input") from None
 
 
 def spec_path(spec: str | Path) -> Path:
@@ -143,7 +143,7 @@ def spec_and_network(spec: str | Path, network: str | None = None) -> tuple[Path
     try:
         found, network = reference(spec, network)
     except ResdslArgumentError as error:
-        raise typer.BadParameter(error.message.split(": ", 1)[1], param_hint="--network") from None
+        raise typer.BadParameter(error.detail, param_hint="--network") from None
     if found.note:
         err.print(f"note: {found.note}", markup=False)
     return found.path, network

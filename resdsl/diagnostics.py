@@ -89,6 +89,7 @@ class ResdslArgumentError(ResdslError):
 
     def __init__(self, argument: str, message: str, notes: tuple[str, ...] = ()):
         self.argument = argument
+        self.detail = message  # what is wrong with it, for a CLI that names its option itself
         super().__init__(f"argument '{argument}': {message}", notes=notes)
 
 

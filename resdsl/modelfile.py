@@ -22,6 +22,7 @@ from .version import __version__
 
 FORMAT = "resdsl-model"  # tag of a saved model file, so a stray .pt is recognised
 FORMAT_VERSION = 2  # 2: the sources of the spec and its imports (1, one spec text, is refused)
+MODEL_FILES = (".pt", ".safetensors")  # what `resdsl.load` reads as a saved model, by suffix
 
 
 def _model_and_origin(model_or_net: nn.Module | ir.Network) -> tuple[CompiledNetwork, ir.Origin]:

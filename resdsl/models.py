@@ -18,8 +18,7 @@ from . import arguments, ir
 from .compiler import CompiledNetwork, compile_network
 from .diagnostics import ResdslArgumentError
 from .features import FeatureInfo, calls, feature_points
-
-MODEL_FILES = (".pt", ".safetensors")  # what `resdsl.load` reads as a saved model
+from .modelfile import MODEL_FILES, load_saved, load_weights
 
 
 def create_model(name_or_path: str | Path, *, num_classes: int | None = None,
@@ -31,15 +30,11 @@ def create_model(name_or_path: str | Path, *, num_classes: int | None = None,
     if str(name_or_path).endswith(MODEL_FILES):
         _refuse_overrides(num_classes=num_classes, in_chans=in_chans, input=input,
                           weights=weights, network=network)
-        from .modelfile import load_saved
-
         model = load_saved(name_or_path, **options)
     else:
         model = compile_network(_network(name_or_path, network, num_classes, in_chans, input),
                                 **options)
         if weights is not None:
-            from .modelfile import load_weights
-
             load_weights(model, weights)
     if features_only:
         return FeatureNetwork(model, out_indices)
