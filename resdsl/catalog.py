@@ -15,7 +15,7 @@ from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
-from .diagnostics import ResdslFileError
+from .diagnostics import ResdslArgumentError, ResdslFileError
 from .expressions import did_you_mean
 
 
@@ -67,6 +67,35 @@ def resolve(spec: str | Path) -> Resolved:
                           ("`resdsl list` shows the built-in specs",))
 
 
+def split_reference(spec: str | Path) -> tuple[str, str | None]:
+    """`FILE:NETWORK` -> (FILE, NETWORK): one network of a file that declares several
+    (`r50.res:resnet50_C`), as `resdsl list` names them. A reference that names a file or
+    a built-in spec as it is given stays whole, so a file name with a colon in it and a
+    Windows path (`C:\\specs\\r50.res`, after whose colon comes no network name) are
+    read as files."""
+    text = str(spec)
+    head, colon, name = text.rpartition(":")
+    if not colon or not head or not name.isidentifier() or _names_a_spec(text):
+        return text, None
+    return head, name
+
+
+def _names_a_spec(text: str) -> bool:
+    return (Path(text).exists() or Path(text + ".res").exists()
+            or text.removesuffix(".res") in builtin_names())
+
+
+def reference(spec: str | Path, network: str | None = None) -> tuple[Resolved, str | None]:
+    """The file a reference means and the network it names, by `FILE:NETWORK` or by
+    `network` (the `--network` option, a function's argument); both, if they differ,
+    is an error of the argument."""
+    text, named = split_reference(spec)
+    if named and network and named != network:
+        raise ResdslArgumentError("network", f"'{spec}' names network '{named}', and "
+                                             f"network '{network}' is asked for too")
+    return resolve(text), named or network
+
+
 @dataclass(frozen=True)
 class Entry:
     name: str  # as `resolve` takes it: "resnet34", "torchvision/resnet50"
@@ -99,15 +128,28 @@ def listing(pattern: str | None = None) -> list[dict]:
     """`resdsl list`: every built-in network with its source, parameters, multiply-adds
     and input, counted from the spec each time (nothing stored beside it)."""
     from .analyzer import analyze
-    from .loader import load_program
     from .lower import lower
 
     rows = []
+    for entry, program, decl, name in _networks(pattern):
+        report = analyze(lower(program, decl.name))
+        rows.append({"name": name, "source": entry.source, "params": report.params,
+                     "flops": report.flops, "input": report.input})
+    return rows
+
+
+def model_names(pattern: str | None = None) -> list[str]:
+    """`resdsl.list_models`: every built-in network's name as `create_model` takes it
+    (`resnet34`; `FILE:NETWORK` where a file's network is not named after the file)."""
+    return [name for *_, name in _networks(pattern)]
+
+
+def _networks(pattern: str | None):
+    """(entry, program, declaration, name) of every network of the built-in specs."""
+    from .loader import load_program
+
     for entry in entries(pattern):
         program = load_program(entry.path)
         for decl in program.networks:
-            report = analyze(lower(program, decl.name))
             name = entry.name if decl.name == entry.path.stem else f"{entry.name}:{decl.name}"
-            rows.append({"name": name, "source": entry.source, "params": report.params,
-                         "flops": report.flops, "input": report.input})
-    return rows
+            yield entry, program, decl, name

@@ -18,7 +18,7 @@ from typing import List, Optional
 import typer
 from rich.console import Console
 
-from .diagnostics import ResdslError, render
+from .diagnostics import ResdslArgumentError, ResdslError, render
 from .limits import BUILD_LIMIT_TEXT
 from .version import __version__
 
@@ -55,11 +55,14 @@ _safe_streams()
 out = _console(stderr=False)
 err = _console(stderr=True)
 
-SPECS = typer.Argument(..., help="spec files, or built-in spec names (resdsl list)",
+SPECS = typer.Argument(..., help="spec files, or built-in spec names (resdsl list); "
+                       "FILE:NETWORK for one network of a file",
                        show_default=False, metavar="SPEC...")
-SPEC = typer.Argument(..., help="a spec file, or a built-in spec's name", metavar="SPEC")
+SPEC = typer.Argument(..., help="a spec file, or a built-in spec's name; FILE:NETWORK for "
+                      "one network of a file", metavar="SPEC")
 NETWORK = typer.Option(None, "--network", "-n", metavar="NAME",
-                       help="which network, if a file declares several")
+                       help="which network, if a file declares several (FILE:NETWORK "
+                            "chooses one per spec)")
 INPUT = typer.Option(None, "--input", metavar="CxHxW", help="override the input size, e.g. 3x32x32")
 JSON = typer.Option(False, "--json", help="print the result as JSON")
 MAX_MEMORY = typer.Option(None, "--max-memory", metavar="SIZE",
@@ -120,31 +123,38 @@ def print_error(error: ResdslError) -> None:
 
 
 def parse_input(text: str | None) -> tuple[int, int, int] | None:
-    if text is None:
-        return None
-    parts = text.lower().split("x")
-    # ASCII digits only: str.isdigit() also takes "３" and "٣", which int() then reads.
-    if len(parts) != 3 or not all(p.isascii() and p.isdigit() and int(p) > 0 for p in parts):
-        raise typer.BadParameter(f"expected CxHxW such as 3x32x32, got {text!r}",
-                                 param_hint="--input")
-    return tuple(int(p) for p in parts)  # type: ignore[return-value]
+    from .arguments import shape
+
+    try:
+        return shape(text)
+    except ResdslArgumentError as error:
+        raise typer.BadParameter(error.detail, param_hint="--input") from None
 
 
 def spec_path(spec: str | Path) -> Path:
     """The file a spec argument names: a path, or a built-in spec (a file wins, said)."""
-    from .catalog import resolve
+    return spec_and_network(spec)[0]
 
-    found = resolve(spec)
+
+def spec_and_network(spec: str | Path, network: str | None = None) -> tuple[Path, str | None]:
+    """The file a spec argument names, and its network: `FILE:NETWORK`, else `--network`."""
+    from .catalog import reference
+
+    try:
+        found, network = reference(spec, network)
+    except ResdslArgumentError as error:
+        raise typer.BadParameter(error.detail, param_hint="--network") from None
     if found.note:
         err.print(f"note: {found.note}", markup=False)
-    return found.path
+    return found.path, network
 
 
 def load_network(spec: str | Path, network: str | None = None, input: str | None = None):
     from .loader import load_program
     from .lower import lower
 
-    return lower(load_program(spec_path(spec)), network, parse_input(input))
+    path, network = spec_and_network(spec, network)
+    return lower(load_program(path), network, parse_input(input))
 
 
 # ---- check ------------------------------------------------------------------------------
@@ -160,8 +170,9 @@ def check(specs: List[str] = SPECS, network: Optional[str] = NETWORK,
     failed = False
     for spec in specs:
         try:
-            program = load_program(spec_path(spec))
-            names = [network] if network else [d.name for d in program.networks]
+            path, name = spec_and_network(spec, network)
+            program = load_program(path)
+            names = [name] if name else [d.name for d in program.networks]
             if not names:
                 out.print(f"[green]ok[/]    {spec}  (no network: declarations only)")
             for name in names:
@@ -291,6 +302,8 @@ def _block_docs(spec: str) -> dict[str, str]:
 def summary(specs: List[str] = SPECS, network: Optional[str] = NETWORK,
             input: Optional[str] = INPUT,
             layers: bool = typer.Option(False, "--layers", help="add a row per layer"),
+            features: bool = typer.Option(False, "--features", help="add the feature maps "
+                                          "create_model(features_only=True) returns"),
             as_json: bool = JSON) -> None:
     """Parameters, multiply-adds and shapes per stage, as the paper's tables.
 
@@ -298,7 +311,10 @@ def summary(specs: List[str] = SPECS, network: Optional[str] = NETWORK,
     from . import tables
     from .analyzer import analyze
 
-    reports = [analyze(load_network(spec, network, input)) for spec in specs]
+    if features and as_json:
+        raise typer.BadParameter("prints a table; not with --json", param_hint="--features")
+    networks = [load_network(spec, network, input) for spec in specs]
+    reports = [analyze(net) for net in networks]
     if as_json:
         text = reports[0].to_json() if len(reports) == 1 else \
             "[\n" + ",\n".join(r.to_json() for r in reports) + "\n]"
@@ -314,6 +330,11 @@ def summary(specs: List[str] = SPECS, network: Optional[str] = NETWORK,
                 out.print(tables.stage_table(report, layers=True, glyphs=style))
             if report.expects:
                 out.print(tables.expect_table(report, style))
+    if features:
+        from .features import feature_points
+
+        for net in networks:
+            out.print(tables.features_table(net.name, feature_points(net), style))
     if any(not e.passed for r in reports for e in r.expects):
         raise SpecFailed()
 
@@ -431,7 +452,7 @@ def train(spec: Optional[str] = typer.Argument(None, help="a .res spec or a buil
 
     if spec is None and "resume" not in given:
         raise typer.BadParameter("give a spec, or --resume RUN", param_hint="SPEC")
-    spec_file = spec_path(spec) if spec is not None else None
+    spec_file, network = spec_and_network(spec, network) if spec is not None else (None, network)
     request = training.request_training(spec_file, network, recipe, _sets(set_fields), given)
     for note in request.notes:
         _note(note)
@@ -476,8 +497,8 @@ def evaluate(paths: List[str] = typer.Argument(..., metavar="[SPEC] RUN_OR_CHECK
 
     if len(paths) > 2:
         raise typer.BadParameter("expected [SPEC] RUN_OR_CHECKPOINT", param_hint="PATHS")
-    spec, source = (None, Path(paths[0])) if len(paths) == 1 else \
-        (spec_path(paths[0]), Path(paths[1]))
+    (spec, network), source = ((None, network), Path(paths[0])) if len(paths) == 1 else \
+        (spec_and_network(paths[0], network), Path(paths[1]))
     result = evaluate_checkpoint(spec, source, network, given, _note)
     for warning in result.warnings:
         _note(f"warning: {warning}")

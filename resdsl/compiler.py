@@ -33,6 +33,27 @@ class CompiledNetwork(nn.Module):
     defines its class. (Not annotated on the class: TorchScript reads class annotations.)
     """
 
+    # Not compiled by TorchScript, which compiles every property of a module it scripts.
+    __jit_unused_properties__ = ["report", "origin", "spec_source"]
+
+    @property
+    def report(self):
+        """The analyser's report: shapes, parameters, multiply-adds per stage and layer."""
+        from .analyzer import analyze
+
+        return analyze(self.network)
+
+    @property
+    def origin(self) -> ir.Origin | None:
+        """Where the network was lowered from: the text of its spec and of every import."""
+        return self.network.origin
+
+    @property
+    def spec_source(self) -> str | None:
+        """The text of the spec file the network is declared in (`source` is the Python)."""
+        origin = self.network.origin
+        return origin.sources.get(origin.path) if origin else None
+
     def extra_repr(self) -> str:
         net = self.network
         return f"name={net.name}, input={ir.shape_text(net.input)}, shortcut={net.shortcut}"

@@ -83,6 +83,16 @@ class ResdslFileError(ResdslError):
     pass
 
 
+class ResdslArgumentError(ResdslError):
+    """A bad argument to a function or a command (`input="1x28"`): the message names the
+    argument, and there is no spec line to point at."""
+
+    def __init__(self, argument: str, message: str, notes: tuple[str, ...] = ()):
+        self.argument = argument
+        self.detail = message  # what is wrong with it, for a CLI that names its option itself
+        super().__init__(f"argument '{argument}': {message}", notes=notes)
+
+
 class ErrorCollector:
     """Gathers errors from independent checks so the user sees several at once."""
 

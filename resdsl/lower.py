@@ -28,26 +28,36 @@ DEFAULT_SHORTCUT = "B"
 
 
 def lower(program: Program, network: str | None = None,
-          input_override: tuple[int, ...] | None = None) -> ir.Network:
-    """The expanded IR of one network of `program` (its only one, unless named)."""
+          input_override: tuple[int, ...] | None = None, *, classes: int | None = None,
+          channels: int | None = None) -> ir.Network:
+    """The expanded IR of one network of `program` (its only one, unless named).
+
+    The overrides replace what the spec says without editing it: the input (`--input`),
+    its channels alone (`in_chans`), the classes (`num_classes`, which `fc classes` reads).
+    """
     plan = expand(select_network(program, network), program.namespace)
     with paused_gc():
-        net = lower_plan(plan, program.namespace, input_override)
+        net = lower_plan(plan, program.namespace, input_override, classes, channels)
+    # The input as lowered when it was overridden: channels alone fix a whole shape.
+    override = net.input if input_override or channels else None
     origin = ir.Origin(path=program.module.path, base_dir=str(program.base_dir),
-                       sources=program.sources, network=net.name,
-                       input=tuple(input_override) if input_override else None)
+                       sources=program.sources, network=net.name, input=override,
+                       classes=classes)
     return net.model_copy(update={"origin": origin})
 
 
-def lower_plan(plan: NetworkPlan, ns: Namespace, input_override=None) -> ir.Network:
+def lower_plan(plan: NetworkPlan, ns: Namespace, input_override=None,
+               classes_override: int | None = None, channels: int | None = None) -> ir.Network:
     errors = ErrorCollector()
     env = dict(plan.env)
     shape = _guard(errors, input_shape, plan.input) if plan.input else None
     if input_override is not None:  # --input, or a model file's own: the same rules
         where = plan.input.dims.span if plan.input else plan.decl.span
         shape = _guard(errors, check_input, tuple(input_override), where, "the input override: ")
+    if channels is not None and shape is not None:
+        shape = (channels, *shape[1:])
     classes = _guard(errors, _classes, plan.classes, env) if plan.classes else None
-    env["classes"] = classes
+    env["classes"] = classes = classes_override or classes
     for required in ("input", "classes"):
         if getattr(plan, required) is None:
             errors.record(ResdslValidationError(

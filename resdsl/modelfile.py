@@ -22,6 +22,7 @@ from .version import __version__
 
 FORMAT = "resdsl-model"  # tag of a saved model file, so a stray .pt is recognised
 FORMAT_VERSION = 2  # 2: the sources of the spec and its imports (1, one spec text, is refused)
+MODEL_FILES = (".pt", ".safetensors")  # what `resdsl.load` reads as a saved model, by suffix
 
 
 def _model_and_origin(model_or_net: nn.Module | ir.Network) -> tuple[CompiledNetwork, ir.Origin]:
@@ -132,7 +133,7 @@ def _rebuild(payload: dict, shown: str) -> ir.Network:
     try:
         origin = ir.Origin.model_validate(payload["origin"])
         program = program_from_sources(origin.path, origin.base_dir, origin.sources)
-        return lower(program, origin.network, origin.input)
+        return lower(program, origin.network, origin.input, classes=origin.classes)
     except ResdslError as error:
         raise ResdslFileError(f"the spec stored in this model file is not valid: "
                               f"{error.message}", file=shown) from None
@@ -141,14 +142,14 @@ def _rebuild(payload: dict, shown: str) -> ir.Network:
                               file=shown) from None
 
 
-def _check_weights(model: CompiledNetwork, state: dict, shown: str) -> None:
+def _check_weights(model: CompiledNetwork, state: dict, shown: str,
+                   kind: str = "resdsl model file") -> None:
     """Every stored weight a finite tensor of the dtype the model holds there: a file whose
     weights were edited to NaN, or to another type, is refused rather than loaded."""
     expected = model.state_dict()
     for key, value in state.items():
         if not isinstance(value, torch.Tensor):
-            raise ResdslFileError(f"damaged resdsl model file: weight '{key}' is not a tensor",
-                                  file=shown)
+            raise ResdslFileError(f"damaged {kind}: weight '{key}' is not a tensor", file=shown)
         if key in expected and value.dtype != expected[key].dtype:
             raise ResdslFileError(f"the stored weight '{key}' is {value.dtype}, but the network "
                                   f"holds {expected[key].dtype} there", file=shown)
@@ -197,3 +198,75 @@ def _checked(payload: dict, shown: str) -> dict:
         if not isinstance(payload.get(key), kind):
             raise ResdslFileError(f"damaged resdsl model file: '{key}' is missing or wrong", file=shown)
     return payload
+
+
+# ---- weights alone (`create_model(weights=...)`) ---------------------------------------
+def load_weights(model: CompiledNetwork, path: str | Path) -> None:
+    """Load the weights of a file into `model`, strictly: a resdsl model file's, or a
+    state_dict as timm and torchvision save one (a plain dict of tensors, or one under
+    "state_dict" or "model"; DDP's "module." prefix dropped), in a .pt, .pth or
+    .safetensors file. A key missing, left over or of another shape is named."""
+    shown = str(path)
+    state = _weights_of(Path(path), shown)
+    _check_weights(model, state, shown, kind="weights file")
+    _check_keys(model, state, shown)
+    try:
+        model.load_state_dict(state, strict=True)
+    except (RuntimeError, TypeError) as error:  # what the checks above did not foresee
+        raise ResdslFileError(f"the weights do not load: {str(error).strip()[:300]}",
+                              file=shown) from None
+
+
+def _weights_of(path: Path, shown: str) -> dict:
+    """The state_dict a weights file holds."""
+    if not path.is_file():
+        raise ResdslFileError("no such file" if not path.exists() else "is not a regular file",
+                              file=shown)
+    try:
+        if path.suffix == ".safetensors":
+            payload = _safetensors().load_file(str(path))
+        else:  # weights_only: tensors, numbers, strings, lists and dicts; nothing runs
+            payload = torch.load(path, map_location="cpu", weights_only=True)
+    except ResdslError:
+        raise
+    except Exception as error:  # a damaged file: the readers raise many kinds
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise ResdslFileError(f"not a readable weights file ({reason[:200]})", file=shown) from None
+    if isinstance(payload, dict) and payload.get("format") == FORMAT:
+        return _checked(payload, shown)["state_dict"]
+    for wrapper in ("state_dict", "model"):  # how training scripts save a checkpoint
+        if isinstance(payload, dict) and isinstance(payload.get(wrapper), dict):
+            payload = payload[wrapper]
+            break
+    if not isinstance(payload, dict) or not payload or \
+            not all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in payload.items()):
+        raise ResdslFileError("not a state_dict (a dict of names to tensors, maybe under "
+                              "'state_dict' or 'model')", file=shown)
+    if all(key.startswith("module.") for key in payload):  # saved from a DDP-wrapped model
+        payload = {key.removeprefix("module."): value for key, value in payload.items()}
+    return payload
+
+
+def _check_keys(model: CompiledNetwork, state: dict, shown: str) -> None:
+    expected = model.state_dict()
+    # BatchNorm counts its updates; torchvision's older files lack the count, torch fills it.
+    missing = [k for k in expected if k not in state and not k.endswith("num_batches_tracked")]
+    unexpected = [k for k in state if k not in expected]
+    shapes = [k for k in state if k in expected and state[k].shape != expected[k].shape]
+    problems = ([f"missing {_first(missing)}"] if missing else []) + \
+        ([f"unexpected {_first(unexpected)}"] if unexpected else [])
+    if shapes:
+        key = shapes[0]
+        problems.append(f"'{key}' is {ir.shape_text(state[key].shape)} in the file but "
+                        f"{ir.shape_text(expected[key].shape)} in the network" +
+                        (f" (and {len(shapes) - 1} more)" if len(shapes) > 1 else ""))
+    if problems:
+        raise ResdslFileError(
+            f"the weights do not fit network '{model.network.name}': " + "; ".join(problems),
+            file=shown, notes=("a classifier of another size: build with the file's "
+                               "num_classes (or in_chans), then replace it",) if shapes else ())
+
+
+def _first(keys: list[str], shown: int = 3) -> str:
+    names = ", ".join(f"'{k}'" for k in keys[:shown])
+    return names + (f" (and {len(keys) - shown} more)" if len(keys) > shown else "")

@@ -236,6 +236,20 @@ def list_table(rows: list[dict], glyphs: Glyphs = UNICODE) -> Table:
     return table
 
 
+def features_table(name: str, points: list, glyphs: Glyphs = UNICODE) -> Table:
+    """`resdsl summary --features`: the maps `create_model(features_only=True)` returns
+    (`features.FeaturePoint`s), by the position `out_indices` takes."""
+    table = Table(title=f"{name}: feature maps (create_model(..., features_only=True))",
+                  box=glyphs.heavy_box)
+    for column in ("index", "module", "stage", "channels", "reduction", "output size"):
+        table.add_column(column, justify="right" if column in ("index", "channels", "reduction")
+                         else "left")
+    for i, point in enumerate(points):
+        table.add_row(str(i), point.module, point.stage, str(point.channels),
+                      str(point.reduction), shape_text(point.shape[1:]))
+    return table
+
+
 def experiments_table(rows: list[tuple[str, str, int]], glyphs: Glyphs = UNICODE) -> Table:
     """`resdsl reproduce --list`: each experiment, what it reproduces, its runs."""
     table = Table(box=glyphs.heavy_box)

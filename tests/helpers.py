@@ -4,6 +4,9 @@ Every test module imports its paths from here (tests/ is on sys.path: pytest put
 rootdir of tests/conftest.py there, and train_script.py does for its processes).
 """
 
+import os
+import subprocess
+import sys
 from functools import lru_cache
 from pathlib import Path
 
@@ -93,3 +96,9 @@ def randomize(model, seed: int = 0, scale: float = 0.3):
                     else torch.randn(tensor.shape, generator=g) * scale
                 tensor.copy_(fill)
     return model
+
+
+def run_python(code: str) -> subprocess.CompletedProcess:
+    """`code` in a fresh interpreter at the repository root (to see what it imports)."""
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})

@@ -7,9 +7,6 @@ counts computed for each network); nothing here is a number typed to make a test
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from math import prod
 from pathlib import Path
 
@@ -19,7 +16,7 @@ from resdsl import network_from_text, parse_network
 from resdsl.analyzer import analyze
 from resdsl.loader import load_program
 
-from helpers import REFERENCE, ROOT, SPECS
+from helpers import REFERENCE, SPECS, run_python
 
 PAPER = json.loads((REFERENCE / "paper.json").read_text())
 EXACT = PAPER["exact_counts_multiply_adds_224"]
@@ -54,8 +51,7 @@ def test_analyze_and_tables_never_import_torch():
             "bad = sorted(m for m in sys.modules if m.split('.')[0] == 'torch')\n"
             "print(bad)\n"
             "sys.exit(1 if bad else 0)\n")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    done = run_python(code)
     assert done.returncode == 0, done.stdout + done.stderr
 
 

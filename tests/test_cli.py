@@ -183,3 +183,63 @@ def test_a_console_that_cannot_encode_gets_ascii(encoding, tmp_path):
     summary = subprocess.run([sys.executable, "-m", "resdsl", "summary", "resnet20"],
                              capture_output=True, env=env).stdout.decode(encoding)
     assert "+-----" in summary and "/3x3, 16\\ x 3" in summary
+
+
+# ---- FILE:NETWORK ------------------------------------------------------------------------
+TWO_NETWORKS = f'import "{SPECS / "cifar.res"}"\nnetwork a = cifar_resnet(n = 1)\nnetwork b = cifar_resnet(n = 2, shortcut = none)\n'
+
+
+def test_each_spec_argument_may_name_its_network(tmp_path):
+    two = tmp_path / "two.res"
+    two.write_text(TWO_NETWORKS)
+    result = run("summary", "resnet20", f"{two}:b", "--json")
+    assert result.exit_code == 0, result.output
+    assert [r["network"] for r in json.loads(result.output)] == ["resnet20", "b"]
+    checked = run("check", f"{two}:a")
+    assert checked.exit_code == 0 and " a: " in checked.output and " b: " not in checked.output
+    assert run("build", f"{two}:b", "--ir").exit_code == 0
+    assert run("diff", f"{two}:a", f"{two}:b").exit_code == 0
+    assert run("summary", two, "--network", "b").exit_code == 0  # --network stays, for one spec
+
+
+def test_a_network_named_twice_differently_is_a_usage_error(tmp_path):
+    two = tmp_path / "two.res"
+    two.write_text(TWO_NETWORKS)
+    result = run("summary", f"{two}:a", "--network", "b")
+    assert result.exit_code == 2 and "names network 'a'" in result.output
+    assert run("summary", f"{two}:a", "--network", "a").exit_code == 0
+
+
+def test_a_file_that_exists_as_given_wins_over_file_network(tmp_path, monkeypatch):
+    from resdsl.catalog import split_reference
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "two.res").write_text(TWO_NETWORKS)
+    (tmp_path / "two.res:a").write_text(TWO_NETWORKS.replace("network a", "network c"))
+    assert split_reference("two.res:a") == ("two.res:a", None)
+    assert split_reference("two.res:b") == ("two.res", "b")
+    # Windows paths: after the drive's colon comes a path, not a network's name.
+    assert split_reference(r"C:\specs\r50.res") == (r"C:\specs\r50.res", None)
+    assert split_reference(r"C:\specs\r50.res:resnet50_C") == (r"C:\specs\r50.res", "resnet50_C")
+    assert split_reference("resnet50") == ("resnet50", None)
+    result = run("check", "two.res:a")
+    assert result.exit_code == 0 and " c: " in result.output, result.output
+
+
+def test_summary_shows_the_feature_maps():
+    result = run("summary", "torchvision/resnet50", "--features")
+    assert result.exit_code == 0, result.output
+    rows = [line for line in result.output.splitlines() if re.match(r"^│\s+\d ", line)]
+    assert [row.split("│")[2].strip() for row in rows] == ["relu", "layer1", "layer2", "layer3", "layer4"]
+    assert run("summary", "resnet20", "--features", "--json").exit_code == 2
+
+
+def test_train_eval_and_export_take_file_network_too(tmp_path):
+    two = tmp_path / "two.res"
+    two.write_text(TWO_NETWORKS)
+    exported = run("export", f"{two}:b", "--to", "pytorch", "--out", tmp_path / "b.py")
+    assert exported.exit_code == 0, exported.output
+    assert "class B(" in (tmp_path / "b.py").read_text()
+    for command in (["train", f"{two}:a"], ["eval", f"{two}:a", tmp_path / "run"]):
+        result = run(*command, "--network", "b")  # refused before any training or reading
+        assert result.exit_code == 2 and "names network 'a'" in result.output, result.output

@@ -299,6 +299,7 @@ class Origin(Node):
     sources: dict[str, str]  # the text of every file read, by the path its spans name
     network: str  # which of the file's networks
     input: Shape | None = None  # an `--input` override it was lowered with
+    classes: int | None = None  # a `num_classes` override it was lowered with
 
 
 class Network(Node):

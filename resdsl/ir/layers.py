@@ -742,6 +742,7 @@ RESERVED_LABELS = frozenset("""
     register_parameter register_state_dict_post_hook register_state_dict_pre_hook
     requires_grad_ residual_bn self set_extra_state source set_submodule share_memory shortcut
     state_dict super t to to_empty torch train training type x xpu zero_grad nn F
+    report origin spec_source feature_info out_channels
 """.split()) | frozenset(keyword.kwlist)
 
 
