@@ -70,7 +70,8 @@ def _spec_of_origin(origin: dict, saved: SavedRun, run_dir, network: str | None)
         raise CheckpointError("its spec ('origin') is damaged", file=str(Path(run_dir) / CONFIG)) from None
     program = program_from_sources(kept.path, kept.base_dir, kept.sources)
     name = network or kept.network
-    return TrainSpec(kept.path, saved.spec_text, program, lower(program, name, kept.input))
+    return TrainSpec(kept.path, saved.spec_text, program,
+                     lower(program, name, kept.input, classes=kept.classes))
 
 
 def run_folder_of(path: str | os.PathLike) -> Path | None:

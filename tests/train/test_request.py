@@ -69,3 +69,21 @@ def test_no_spec_and_no_run_folder(tmp_path):
         require_spec(None, tmp_path / "none")
     with pytest.raises(OptionsError):
         request_training(SPECS / "resnet20.res", None, None, {}, {"log_every": 0})
+
+
+def test_a_run_of_a_model_built_for_other_classes_is_rebuilt_with_them(tmp_path):
+    """resdsl.create_model(num_classes=5) trained, then resumed from its folder alone: the
+    origin keeps the override, and the network is rebuilt with 5 classes, not the spec's."""
+    import resdsl
+    from resdsl.train.loop import train
+    from resdsl.train.options import TrainOptions
+    from resdsl.train.progress import RecordingReporter
+
+    model = resdsl.create_model("resnet20", num_classes=5, input="1x28x28")
+    recipe = model.network.recipe.model_copy(update={"iterations": 2, "batch_size": 8,
+                                                     "eval_every": 2})
+    options = TrainOptions(out=str(tmp_path / "run"), data="synthetic:32", iterations=2,
+                           batch_size=8, log_every=2, checkpoint_every=2)
+    train(model, recipe, options, model.spec_source, RecordingReporter())
+    rebuilt = require_spec(None, tmp_path / "run").network
+    assert rebuilt.classes == 5 and tuple(rebuilt.input) == (1, 28, 28)
