@@ -265,10 +265,11 @@ def export(spec: str = SPEC,
     net = load_network(spec, network, input)
     model = None
     if weights is not None:
-        from .modelfile import load_saved
+        from .modelfile import check_same_network, load_saved
 
         model = load_saved(weights)
-        net = model.network
+        check_same_network(model.network, net, str(weights))
+        net = model.network  # its origin: the sources a safetensors file carries
     if model is None and to != "pytorch":
         from .compiler import compile_network
 

@@ -159,3 +159,27 @@ def test_export_with_the_weights_of_a_model_file(tmp_path):
     x = torch.randn(1, 3, 32, 32)
     with torch.no_grad():
         assert torch.equal(torch.jit.load(tmp_path / "ts.pt")(x), model(x))
+
+
+def test_export_refuses_the_weights_of_another_network(tmp_path):
+    """The spec named on the command line is what is exported: a model file of another
+    network is refused in one line naming both, not exported in its place."""
+    from resdsl.modelfile import save_model
+
+    saved = save_model(parse_network("resnet32"), tmp_path / "m32.pt")
+    result = runner.invoke(app, ["export", "resnet20", "--to", "safetensors", "--weights",
+                                 str(saved), "--out", str(tmp_path / "out.safetensors")])
+    assert result.exit_code == 1, result.output
+    assert f"{saved}: error: holds the weights of resnet32, not of resnet20" in result.output
+    assert "wrote" not in result.output and not (tmp_path / "out.safetensors").exists()
+
+
+def test_export_refuses_weights_of_a_same_named_but_other_network(tmp_path):
+    from resdsl.modelfile import save_model
+
+    saved = save_model(parse_network("resnet20"), tmp_path / "m20.pt")
+    result = runner.invoke(app, ["export", "resnet20", "--input", "3x64x64", "--to",
+                                 "torchscript", "--weights", str(saved),
+                                 "--out", str(tmp_path / "ts.pt")])
+    assert result.exit_code == 1, result.output
+    assert "holds the weights of another network named resnet20" in result.output
