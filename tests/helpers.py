@@ -45,6 +45,28 @@ family tiny(n, shortcut = A) {
 """
 
 
+DILATED = """
+network dilated {
+    input    3x32x32
+    classes  10
+    stem { conv 3x3, 16 }
+    stage s1 {
+        conv 3x3, 32, dilation 2
+        conv 3x3, 32, groups 4, bias true
+        conv 3x3, 32, padding 0
+        maxpool 3x3, stride 2, padding 0, ceil_mode true
+        avgpool 2x2, stride 1, count_include_pad false, padding 1
+    }
+    head { avgpool; fc classes, bias false }
+}
+"""
+# Each layer of DILATED as every view must show it: the options that change what it
+# computes, after its kernel and width.
+DILATED_OPTIONS = ["dilation 2", "groups 4, bias true", "padding 0",
+                   "padding 0, ceil_mode true", "padding 1, count_include_pad false",
+                   "bias false"]
+
+
 def spec_files() -> list[Path]:
     return sorted(SPECS.glob("**/*.res"))
 

@@ -25,10 +25,19 @@ def _stride(stride: int) -> str:
 
 def layer_words(layer: ir.Layer, conv: bool = True) -> str:
     """A boxed layer's label; `conv=False` drops the word `conv` as Figure 5 does."""
+    words = _figure_words(layer, conv)
+    if words is None:  # the figures use Table 1's words, which carry the options
+        return layer.notation() or layer.kind
+    # The options that change what the layer computes (dilation, groups, bias, ...)
+    # follow its figure words, as every table shows them.
+    return ", ".join([words, *layer.option_words()])
+
+
+def _figure_words(layer: ir.Layer, conv: bool) -> str | None:
+    """The figures' own words for a layer, where they differ from Table 1's."""
     if isinstance(layer, ir.Conv):
         kernel = f"{layer.kernel[0]}x{layer.kernel[1]}" + (" conv" if conv else "")
-        groups = f", {layer.groups} groups" if layer.groups > 1 else ""
-        return f"{kernel}, {layer.out_channels}{_stride(layer.stride)}{groups}"
+        return f"{kernel}, {layer.out_channels}{_stride(layer.stride)}"
     if isinstance(layer, ir.MaxPool):
         return "pool" + _stride(layer.stride)
     if isinstance(layer, ir.AvgPool):
@@ -41,7 +50,7 @@ def layer_words(layer: ir.Layer, conv: bool = True) -> str:
         return f"fc {layer.out_features}"
     if isinstance(layer, ir.ZeroPad):
         return f"zero-pad, {layer.channels}{_stride(layer.stride)}"
-    return layer.notation() or layer.kind
+    return None
 
 
 def minor_words(layer: ir.Layer) -> str:

@@ -94,6 +94,12 @@ class Layer(Node):
         """Table 1's words for it; None for those the table leaves out (BN, ReLU)."""
         return None
 
+    def option_words(self) -> list[str]:
+        """The options set away from their default that change what it computes, in the
+        spec's words (`dilation 2`, `groups 32`, `bias true`): every place that shows the
+        layer (tables, figures) shows these, so two layers that differ never read alike."""
+        return []
+
     def detail(self) -> str:
         return self.notation() or self.kind
 
@@ -132,6 +138,11 @@ def stride_of(args: LayerArgs, default: int = 1, any_size: bool = False) -> int:
     if not any_size and stride not in (1, 2):
         args.fail(f"stride must be 1 or 2, got {stride}", "stride")
     return stride
+
+
+def padding_words(padding: tuple[int, int]) -> str:
+    """`padding 1`, or `padding 0x3` where the sides differ: as a spec writes it."""
+    return str(padding[0]) if padding[0] == padding[1] else f"{padding[0]}x{padding[1]}"
 
 
 def padding_of(args: LayerArgs, default: tuple[int, int]) -> tuple[int, int]:
@@ -214,7 +225,16 @@ class Conv(Layer):
 
     def notation(self, stride: bool = True) -> str:
         text = f"{self.kernel[0]}x{self.kernel[1]}, {self.out_channels}"
-        return text + (f", stride {self.stride}" if stride and self.stride != 1 else "")
+        text += f", stride {self.stride}" if stride and self.stride != 1 else ""
+        return ", ".join([text, *self.option_words()])
+
+    def option_words(self) -> list[str]:
+        same = (self.dilation * (self.kernel[0] // 2), self.dilation * (self.kernel[1] // 2))
+        return [word for word, shown in (
+            (f"dilation {self.dilation}", self.dilation != 1),
+            (f"padding {padding_words(self.padding)}", self.padding != same),
+            (f"groups {self.groups}", self.groups != 1),
+            ("bias true", self.bias)) if shown]
 
     def torch(self, after_fresh: bool = False) -> str:
         kernel = self.kernel[0] if self.kernel[0] == self.kernel[1] else self.kernel
@@ -254,7 +274,10 @@ class FC(Layer):
         return Work(self.in_features * self.out_features, self.size if self.bias else 0, self.size)
 
     def notation(self) -> str:
-        return f"{self.out_features}-d fc"
+        return ", ".join([f"{self.out_features}-d fc", *self.option_words()])
+
+    def option_words(self) -> list[str]:
+        return [] if self.bias else ["bias false"]
 
     def torch(self, after_fresh: bool = False) -> str:
         linear = "FlatLinear" if len(self.in_shape) == 3 else "nn.Linear"
@@ -400,7 +423,15 @@ class _Pool(Layer):
         return Work(0, self.size * self.kernel[0] * self.kernel[1], self.size)
 
     def notation(self) -> str:
-        return f"{self.kernel[0]}x{self.kernel[1]} {self.what}, stride {self.stride}"
+        return ", ".join([f"{self.kernel[0]}x{self.kernel[1]} {self.what}, stride {self.stride}",
+                          *self.option_words()])
+
+    def option_words(self) -> list[str]:
+        default = (((self.kernel[0] - 1) // 2, (self.kernel[1] - 1) // 2)
+                   if self.default_padding else (0, 0))
+        return [word for word, shown in (
+            (f"padding {padding_words(self.padding)}", self.padding != default),
+            ("ceil_mode true", self.ceil_mode)) if shown]
 
     def pool_options(self) -> dict:
         padding = self.padding[0] if self.padding[0] == self.padding[1] else self.padding
@@ -452,6 +483,12 @@ class AvgPool(_Pool):
 
     def notation(self) -> str:
         return "average pool" if self.kernel is None else super().notation()
+
+    def option_words(self) -> list[str]:
+        if self.kernel is None:  # the global pool takes no options
+            return []
+        return super().option_words() + ([] if self.count_include_pad
+                                         else ["count_include_pad false"])
 
     def torch(self, after_fresh: bool = False) -> str:
         if self.kernel is None:
