@@ -16,6 +16,11 @@ GOLDEN = TESTS / "golden"
 INVALID = TESTS / "invalid"  # one broken rule per file; helpers they import in imports/
 REFERENCE = TESTS / "reference"  # the team's reference records, copied in
 
+# The only wall-clock limit a test may set: a guard against a hang (a child that never
+# exits, a lock never freed), far above what anything takes even on a busy 2-core machine
+# (load average 10), so that a slow machine never fails a test, only a stuck one.
+GUARD_SECONDS = 900
+
 # A network small enough to lower in milliseconds: a stage that keeps the shape and one
 # that halves it and doubles the channels, so both shortcut cases show up.
 TINY = """

@@ -19,7 +19,7 @@ from resdsl.draw import (DrawError, block_figure, draw_figure, figure_format, ne
 from resdsl.draw.block import BlockLayout
 from resdsl.draw.model import Box, Drawing, Label, text_width
 
-from helpers import DILATED, SPECS
+from helpers import DILATED, GUARD_SECONDS, SPECS
 
 runner = CliRunner()
 
@@ -285,7 +285,7 @@ def test_drawing_imports_neither_torch_nor_matplotlib():
             f"n = parse_network({str(SPECS / 'resnet34.res')!r}); network_figure([n]); "
             "block_figure([n], 'basic')\n"
             "print(sorted({m.split('.')[0] for m in sys.modules} & {'torch', 'matplotlib'}))")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=GUARD_SECONDS)
     assert done.stdout.strip() == "[]", done.stderr
 
 
