@@ -123,6 +123,7 @@ def test_safetensors_carry_the_spec_and_load_back(tmp_path):
         assert torch.equal(again(x), model(x))
 
 
+@pytest.mark.slow  # torch.onnx through torch.export: about 20 s
 def test_onnx_export_runs_in_onnxruntime_with_equal_outputs(tmp_path):
     pytest.importorskip("onnxscript", reason="ONNX export is an optional extra: resdsl[onnx]")
     ort = pytest.importorskip("onnxruntime", reason="onnxruntime is an optional extra: resdsl[onnx]")
