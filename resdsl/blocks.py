@@ -42,6 +42,9 @@ def broadcasts(gate: ir.Shape, target: ir.Shape) -> bool:
                               and gate == (target[0], 1, 1))
 
 
+_BRANCH_NOTE = "the branch computes the gate, e.g. `{ avgpool; conv 1x1, width; sigmoid }`"
+
+
 @dataclass
 class _BlockGraph:
     decl: syn.BlockDecl
@@ -74,8 +77,9 @@ class _BlockGraph:
     def gate(self, stmt: syn.LayerStmt, name: str, shape: ir.Shape) -> ir.Gate:
         source = point_of(stmt)
         source_shape = self.points[source] if source else shape
-        branch = lower_nested(stmt.body, source_shape, self.args, self.context)
-        out = branch[-1].out_shape if branch else source_shape
+        branch = self.branch(stmt, source_shape, f"gate '{name}'", "multiply the path by "
+                             + (f"'{source}'" if source else "itself"))
+        out = branch[-1].out_shape
         if not broadcasts(out, shape):
             raise ResdslValidationError(
                 f"gate '{name}' gives {ir.shape_text(out)}, which cannot scale the "
@@ -83,6 +87,15 @@ class _BlockGraph:
                 "or one of the same size", stmt.span)
         return ir.Gate(name=name, source=source, source_shape=source_shape, branch=branch,
                        in_shape=shape, out_shape=shape, span=stmt.span)
+
+    def branch(self, stmt: syn.LayerStmt, start: ir.Shape, what: str, would: str) -> list:
+        """A gate's branch, lowered; an empty one (`gate { }`, or a repeat of none) is
+        refused, since it would pass its input through as the gate."""
+        items = lower_nested(stmt.body, start, self.args, self.context)
+        if not items:
+            raise ResdslValidationError(f"{what} has an empty branch: it would {would}",
+                                        stmt.span, notes=(_BRANCH_NOTE,))
+        return items
 
     def merge(self, stmt: syn.LayerStmt, name: str, shape: ir.Shape) -> ir.Merge:
         source = point_of(stmt)
@@ -95,8 +108,9 @@ class _BlockGraph:
                     f"a highway mixes the path with its shortcut, but shortcut "
                     f"'{self.option}' adds none", stmt.span)
             gate_input = start
-            gate = lower_nested(stmt.body, start, self.args, self.context)
-            out = gate[-1].out_shape if gate else start
+            gate = self.branch(stmt, start, "the highway's gate",
+                               "take the block input itself as its mixing weight")
+            out = gate[-1].out_shape
             if not broadcasts(out, shape):
                 raise ResdslValidationError(
                     f"the highway's gate gives {ir.shape_text(out)}, but the path it mixes is "

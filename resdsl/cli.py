@@ -18,7 +18,7 @@ from typing import List, Optional
 import typer
 from rich.console import Console
 
-from .diagnostics import ResdslArgumentError, ResdslError, render
+from .diagnostics import MAX_ERRORS, ResdslArgumentError, ResdslError, render
 from .limits import BUILD_LIMIT_TEXT
 from .version import __version__
 
@@ -116,10 +116,13 @@ def report_errors(command):
     return wrapper
 
 
-def print_error(error: ResdslError) -> None:
+def print_error(error: ResdslError, limit: int = MAX_ERRORS) -> int:
+    """Print at most `limit` of the error's diagnostics; returns how many it printed."""
     color = sys.stderr.isatty() and "NO_COLOR" not in os.environ
-    for diagnostic in error.diagnostics:
+    shown = error.diagnostics[:max(limit, 0)]
+    for diagnostic in shown:
         sys.stderr.write(render(diagnostic, color=color) + "\n")
+    return len(shown)
 
 
 def parse_input(text: str | None) -> tuple[int, int, int] | None:
@@ -167,8 +170,12 @@ def check(specs: List[str] = SPECS, network: Optional[str] = NETWORK,
     from .loader import load_program
     from .lower import lower
 
-    failed = False
-    for spec in specs:
+    failed, printed = False, 0
+    for index, spec in enumerate(specs):
+        if printed >= MAX_ERRORS:  # the cap is the run's, not each file's
+            err.print(f"stopped after {MAX_ERRORS} errors; {len(specs) - index} more "
+                      f"spec(s) not checked", markup=False)
+            break
         try:
             path, name = spec_and_network(spec, network)
             program = load_program(path)
@@ -178,7 +185,7 @@ def check(specs: List[str] = SPECS, network: Optional[str] = NETWORK,
             for name in names:
                 failed |= not _check_one(spec, lower(program, name), _max_bytes(max_memory))
         except ResdslError as error:
-            print_error(error)
+            printed += print_error(error, MAX_ERRORS - printed)
             failed = True
     if failed:
         raise SpecFailed()
@@ -211,14 +218,14 @@ def fmt(specs: List[Path] = typer.Argument(..., help=".res files", metavar="FILE
                                         help="exit 1 if a file is not in canonical form")) -> None:
     """Print specs in canonical form (comments kept)."""
     from .atomic import write_file
-    from .fmt import format_module
+    from .fmt import format_file
     from .loader import read_spec
     from .parser import parse
 
     changed = []
     for spec in specs:
         text = read_spec(spec)
-        canonical = format_module(parse(text, str(spec)))
+        canonical = format_file(parse(text, str(spec)), str(spec))
         if write and canonical != text:
             write_file(spec, lambda file: file.write(canonical.encode("utf-8")))
         if canonical != text:
@@ -276,10 +283,11 @@ def export(spec: str = SPEC,
     net = load_network(spec, network, input)
     model = None
     if weights is not None:
-        from .modelfile import load_saved
+        from .modelfile import check_same_network, load_saved
 
         model = load_saved(weights)
-        net = model.network
+        check_same_network(model.network, net, str(weights))
+        net = model.network  # its origin: the sources a safetensors file carries
     if model is None and to != "pytorch":
         from .compiler import compile_network
 

@@ -1,11 +1,14 @@
 """What changed between two networks, stage by stage (`resdsl diff A B`).
 
-Stages are paired by their place (the stem with the stem, the k-th stage with the k-th,
-the head with the head), so a paper spec and torchvision's pair although torchvision
-names its stages `layer1`..; a stage one network lacks is listed as added or removed.
-For each pair: its name, its blocks and repeats, the convolutions' widths, where each
-block's stride sits, each block's shortcut, the layers outside blocks added or
-removed, and the four counts' deltas. No torch, as for `summary`.
+Stages are paired by what they are, never by position alone: the stem with the stem
+and the head with the head; the other stages by name, and those whose name the other
+network lacks by output size (H x W, the paper's Table 1 rows), in order. So a paper
+spec pairs with torchvision's although torchvision names its stages `layer1`..., and
+VGG-19's conv2 (56x56) with ResNet-34's conv2_x, not with the stage in its place. Each
+pair says how it was made; a stage left unpaired is listed as added or removed. For each
+pair: its name, its output, its blocks and repeats, the convolutions' widths, where each
+block's stride sits, each block's shortcut, the layers outside blocks added or removed,
+and the four counts' deltas. No torch, as for `summary`.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from .analyzer import (COUNTS, Report, StageReport, analyze, block_counts, flat_
 class StageDiff:
     a: str | None  # the stage's name in the first network; None: it has no such stage
     b: str | None
+    paired_by: str | None = None  # "role" (stem, head), "name", "output size"; None: unpaired
     changes: list[str] = field(default_factory=list)  # what differs, in words
     deltas: dict[str, int] = field(default_factory=dict)  # second minus first, per count
 
@@ -44,37 +48,81 @@ class NetworkDiff:
 
 def diff(a: ir.Network, b: ir.Network) -> NetworkDiff:
     ra, rb = analyze(a), analyze(b)
-    stages = [_stage_diff(sa, sb, ra, rb) for sa, sb in _pairs(a, b)]
+    stages = [_stage_diff(sa, sb, how, ra, rb) for sa, sb, how in _pairs(a, b)]
     totals = {c: [getattr(ra, c), getattr(rb, c), getattr(rb, c) - getattr(ra, c)] for c in COUNTS}
     return NetworkDiff(a.name, b.name, stages, totals)
 
 
-def _pairs(a: ir.Network, b: ir.Network) -> list[tuple[ir.Stage | None, ir.Stage | None]]:
-    """Stages by role and position: stem, stages 1..n, head."""
-    def keyed(net):
-        out, index = {}, 0
-        for stage in net.stages:
-            index += stage.role == "stage"
-            out[(stage.role, index if stage.role == "stage" else 0)] = stage
-        return out
-
-    ka, kb = keyed(a), keyed(b)
-    order = sorted(set(ka) | set(kb), key=lambda k: ({"stem": 0, "stage": 1, "head": 2}[k[0]], k[1]))
-    return [(ka.get(k), kb.get(k)) for k in order]
+Pair = tuple[ir.Stage | None, ir.Stage | None, str | None]
 
 
-def _stage_diff(a: ir.Stage | None, b: ir.Stage | None, ra: Report, rb: Report) -> StageDiff:
+def _pairs(a: ir.Network, b: ir.Network) -> list[Pair]:
+    """Stem, stages, head, each role aligned on its own (see the module's docstring)."""
+    rows: list[Pair] = []
+    for role in ("stem", "stage", "head"):
+        sa = [s for s in a.stages if s.role == role]
+        sb = [s for s in b.stages if s.role == role]
+        if role != "stage" and len(sa) == len(sb) == 1:
+            rows.append((sa[0], sb[0], "role"))
+        else:
+            rows += _in_order(sa, sb, _matches(sa, sb))
+    return rows
+
+
+def _size(stage: ir.Stage) -> ir.Shape:
+    """What Table 1's "output size" column shows: the map's H x W (a flat output whole)."""
+    return stage.out_shape[1:] if len(stage.out_shape) == 3 else stage.out_shape
+
+
+def _matches(sa: list[ir.Stage], sb: list[ir.Stage]) -> dict[int, tuple[int, str]]:
+    """Index in `sa` -> (index in `sb`, how): by name first, then the rest by output size,
+    each with the first free stage of that size."""
+    names = {stage.name: j for j, stage in enumerate(sb)}
+    found = {i: (names[s.name], "name") for i, s in enumerate(sa) if s.name in names}
+    taken = {j for j, _ in found.values()}
+    for i, stage in enumerate(sa):
+        if i in found:
+            continue
+        j = next((j for j, other in enumerate(sb)
+                  if j not in taken and _size(other) == _size(stage)), None)
+        if j is not None:
+            found[i] = (j, "output size")
+            taken.add(j)
+    return found
+
+
+def _in_order(sa: list[ir.Stage], sb: list[ir.Stage], found: dict) -> list[Pair]:
+    """The pairs in both networks' order, each unpaired stage where it stands; a pair
+    that would cross an earlier one is dropped (its stages listed as removed and added)."""
+    rows: list[Pair] = []
+    j = 0
+    for i, stage in enumerate(sa):
+        if i in found and found[i][0] >= j:
+            other, how = found[i]
+            rows += [(None, sb[k], None) for k in range(j, other)]
+            rows.append((stage, sb[other], how))
+            j = other + 1
+        else:
+            rows.append((stage, None, None))
+    # Every stage of `sb` before j is in a row; none after it is paired.
+    return rows + [(None, sb[k], None) for k in range(j, len(sb))]
+
+
+def _stage_diff(a: ir.Stage | None, b: ir.Stage | None, how: str | None, ra: Report,
+                rb: Report) -> StageDiff:
     report_a = _report(ra, a)
     report_b = _report(rb, b)
-    result = StageDiff(a.name if a else None, b.name if b else None)
+    result = StageDiff(a.name if a else None, b.name if b else None, how)
     result.deltas = {c: (getattr(report_b, c) if b else 0) - (getattr(report_a, c) if a else 0)
                      for c in COUNTS}
     if a is None or b is None:
         result.changes.append("added" if a is None else "removed")
         return result
-    checks = (_names, _blocks, _widths, _strides, _shortcuts, _loose_layers)
+    checks = (_names, _outputs, _blocks, _widths, _strides, _shortcuts, _loose_layers)
     result.changes = [change for check in checks
                       for change in check(a, b, report_a, report_b) if change]
+    if how == "output size":  # said where the pairing is read: beside the names
+        result.changes[0] += f" (paired by output size, {ir.shape_text(_size(a))})"
     return result
 
 
@@ -88,6 +136,11 @@ def _arrow(a, b) -> str:
 
 def _names(a, b, ra, rb) -> list[str]:
     return [f"named {_arrow(a.name, b.name)}"] if a.name != b.name else []
+
+
+def _outputs(a, b, ra, rb) -> list[str]:
+    return [f"output {_arrow(ir.shape_text(a.out_shape), ir.shape_text(b.out_shape))}"] \
+        if a.out_shape != b.out_shape else []
 
 
 def _blocks(a, b, ra, rb) -> list[str]:

@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 
 from . import syntax as syn
+from .diagnostics import ResdslFileError
+from .limits import MAX_FILE_BYTES
 
 INDENT = "    "
 ONE_LINE_BODY = 4  # a body of at most this many short layers prints as `{ a; b; c }`
@@ -22,6 +24,18 @@ def format_module(module: syn.Module) -> str:
     if module.end_comments:
         text += ("\n\n" if chunks else "") + "\n".join(_comment(c) for c in module.end_comments)
     return text + "\n" if text else ""
+
+
+def format_file(module: syn.Module, shown: str) -> str:
+    """A file's canonical text, refused when longer than a spec may be: `fmt` never
+    writes (or prints) a file that `check` would then refuse to read."""
+    text = format_module(module)
+    size = len(text.encode("utf-8"))
+    if size > MAX_FILE_BYTES:
+        raise ResdslFileError(f"its canonical form would be {size:,} bytes, larger than the "
+                              f"{MAX_FILE_BYTES // 1024} KiB a spec may have; left as it is",
+                              file=shown)
+    return text
 
 
 # ---- expressions -------------------------------------------------------------------

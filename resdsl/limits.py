@@ -15,8 +15,11 @@ from typing import Iterator
 # ---- reading --------------------------------------------------------------------------
 MAX_FILE_BYTES = 256 * 1024  # a spec file: 35 times the prelude; bounds the parser to seconds
 MAX_IMPORT_DEPTH = 64  # files importing files; deeper is a mistake (and overflows the stack)
-MAX_NESTING = 64  # parentheses and braces; deeper than any spec, shallow enough to recurse
 MAX_DEPTH = 100  # levels of the parse tree: `1 + 1 + ...` nests one level per operator
+# Parentheses and braces; deeper than any spec. Each brace is two levels of the parse tree
+# (a body and the item in it), so this many always fit in MAX_DEPTH with 20 levels to
+# spare for the expression inside the deepest one: the brace limit is the one that speaks.
+MAX_NESTING = (MAX_DEPTH - 20) // 2
 MAX_DIGITS = 15  # in one size of `3x224x224`; longer cannot be a real size
 MAX_MAGNITUDE = 10**15  # any value: larger than any width, depth or size; stops runaway products
 MAX_DERIVATION = 64  # `network b = a` and `recipe r = q` chains

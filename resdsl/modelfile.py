@@ -126,6 +126,21 @@ def load_saved(path: str | Path, **options) -> CompiledNetwork:
     return model
 
 
+def check_same_network(stored: ir.Network, named: ir.Network, shown: str) -> None:
+    """Weights handed in for `named` are `named`'s: a model file of another network is
+    refused, never put in its place (its expectations and recipe do not count)."""
+    if stored.name != named.name:
+        raise ResdslFileError(f"holds the weights of {stored.name}, not of {named.name} "
+                              f"(the network named on the command line)", file=shown)
+    if _architecture(stored) != _architecture(named):
+        raise ResdslFileError(f"holds the weights of another network named {named.name}: "
+                              f"its layers or input differ from the spec's", file=shown)
+
+
+def _architecture(net: ir.Network) -> ir.Network:
+    return net.model_copy(update={"expects": [], "recipe": None})
+
+
 def _rebuild(payload: dict, shown: str) -> ir.Network:
     from .loader import program_from_sources
     from .lower import lower

@@ -147,8 +147,8 @@ def _check_depth(tree: Tree, path: str) -> None:
         if depth > MAX_DEPTH:
             span = _span(path, node.meta) or Span(path, 1, 1, 1, 2)
             raise ResdslSyntaxError(
-                f"nested too deeply: more than {MAX_DEPTH} levels of groups inside groups, or "
-                f"of an expression's operators", span)
+                f"nested too deeply: more than {MAX_DEPTH} levels of the parse tree (an "
+                f"expression nests one level per operator, a brace two)", span)
         queue.extend((child, depth + 1) for child in node.children if isinstance(child, Tree))
 
 

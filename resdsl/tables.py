@@ -200,7 +200,8 @@ def structure_table(net, rows: list[dict], glyphs: Glyphs = UNICODE) -> Group:
 def diff_table(result, glyphs: Glyphs = UNICODE) -> Table:
     """`resdsl diff`: a row per pair of stages, what changed and the counts' deltas."""
     table = Table(title=f"{result.a} -> {result.b}", box=glyphs.heavy_box, show_lines=True,
-                  caption="deltas: the second network's counts minus the first's",
+                  caption="stages paired by role (stem, head), by name, else by output "
+                          "size; deltas: the second network's counts minus the first's",
                   caption_justify="left")
     table.add_column("stage")
     table.add_column("what changed")

@@ -19,6 +19,11 @@ GOLDEN = TESTS / "golden"
 INVALID = TESTS / "invalid"  # one broken rule per file; helpers they import in imports/
 REFERENCE = TESTS / "reference"  # the team's reference records, copied in
 
+# The only wall-clock limit a test may set: a guard against a hang (a child that never
+# exits, a lock never freed), far above what anything takes even on a busy 2-core machine
+# (load average 10), so that a slow machine never fails a test, only a stuck one.
+GUARD_SECONDS = 900
+
 # A network small enough to lower in milliseconds: a stage that keeps the shape and one
 # that halves it and doubles the channels, so both shortcut cases show up.
 TINY = """
@@ -46,6 +51,28 @@ family tiny(n, shortcut = A) {
     head { avgpool; fc classes }
 }
 """
+
+
+DILATED = """
+network dilated {
+    input    3x32x32
+    classes  10
+    stem { conv 3x3, 16 }
+    stage s1 {
+        conv 3x3, 32, dilation 2
+        conv 3x3, 32, groups 4, bias true
+        conv 3x3, 32, padding 0
+        maxpool 3x3, stride 2, padding 0, ceil_mode true
+        avgpool 2x2, stride 1, count_include_pad false, padding 1
+    }
+    head { avgpool; fc classes, bias false }
+}
+"""
+# Each layer of DILATED as every view must show it: the options that change what it
+# computes, after its kernel and width.
+DILATED_OPTIONS = ["dilation 2", "groups 4, bias true", "padding 0",
+                   "padding 0, ceil_mode true", "padding 1, count_include_pad false",
+                   "bias false"]
 
 
 def spec_files() -> list[Path]:

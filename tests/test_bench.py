@@ -9,7 +9,7 @@ import sys
 import pytest
 import torch
 
-from helpers import BENCH
+from helpers import BENCH, GUARD_SECONDS
 
 sys.path.insert(0, str(BENCH))
 
@@ -35,7 +35,7 @@ def test_train_throughput_runs_and_reports_a_ratio():
     done = subprocess.run(
         [sys.executable, str(BENCH / "train_throughput.py"), "--device", "cpu",
          "--networks", "resnet20", "--modes", "fp32", "--steps", "1", "--rounds", "2"],
-        capture_output=True, text=True, timeout=300)
+        capture_output=True, text=True, timeout=GUARD_SECONDS)
     assert done.returncode == 0, done.stderr
     header, row = done.stdout.splitlines()[1:3]
     assert header.split()[:3] == ["network", "mode", "batch"]
@@ -64,7 +64,7 @@ def test_the_gpu_table_layout_renders_every_column():
 def test_reproduce_overhead_runs_and_reports_its_ratios():
     done = subprocess.run(
         [sys.executable, str(BENCH / "reproduce_overhead.py"), "--only", "resnet20",
-         "--iterations", "1", "--rounds", "1"], capture_output=True, text=True, timeout=300)
+         "--iterations", "1", "--rounds", "1"], capture_output=True, text=True, timeout=GUARD_SECONDS)
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
     assert lines[1].split()[:2] == ["round", "order"] and lines[2].split()[0] == "0"

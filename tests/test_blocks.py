@@ -35,6 +35,32 @@ def built(text: str):
     return net, randomize(compile_network(net)).eval()
 
 
+# ---- one rule for where a bottleneck downsamples --------------------------------------------
+BOTTLENECKS = ("bottleneck", "preact_bottleneck", "se_bottleneck")
+
+
+def test_every_bottleneck_of_the_prelude_takes_stride_on_with_the_papers_default():
+    from resdsl.fmt import expr
+    from resdsl.loader import prelude_namespace
+
+    blocks = prelude_namespace().blocks
+    defaults = {name: expr(param.default) for name, block in blocks.items()
+                for param in block.params if param.name == "stride_on"}
+    assert set(defaults) == set(BOTTLENECKS) and set(defaults.values()) == {"1x1"}, defaults
+
+
+@pytest.mark.parametrize("block", BOTTLENECKS)
+def test_swapping_one_bottleneck_for_another_keeps_the_stride_where_it_was(block):
+    """A downsampling bottleneck strides its first 1x1, whichever of them it is, unless
+    the call says `stride_on = 3x3`."""
+    for call, strided in (("", "conv1"), (", stride_on = 3x3", "conv2")):
+        text = tiny(block, "preact" if block.startswith("preact") else "B")
+        net = network_from_text(text.replace(f"{block}(8)", f"{block}(8{call})"))
+        first = net.stages[2].blocks[0]
+        convs = {item.name: item.stride for item in first.items if item.kind == "conv"}
+        assert [name for name, stride in convs.items() if stride == 2] == [strided], convs
+
+
 # ---- the paper's options are declarations ------------------------------------------------
 def test_the_paper_options_are_declared_in_the_prelude():
     from resdsl.loader import prelude_namespace

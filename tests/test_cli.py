@@ -94,6 +94,39 @@ def test_fmt_prints_writes_and_checks(tmp_path):
     assert run("fmt", "--check", spec).exit_code == 0
 
 
+def test_fmt_refuses_a_canonical_form_larger_than_a_spec_may_be(tmp_path):
+    """`{}` items written on one line take 3 bytes each and 12 in canonical form: a 69 KB
+    file grows past the 256 KiB a spec may have. fmt says so instead of writing a file
+    that `check` would then refuse."""
+    from resdsl.limits import MAX_FILE_BYTES
+
+    spec = tmp_path / "grows.res"
+    text = "network t {\nstem { " + ";".join(["{}"] * (MAX_FILE_BYTES // 12 + 1000)) + " }\n}\n"
+    spec.write_text(text)
+    for flags in ((), ("--write",)):
+        result = run("fmt", *flags, spec)
+        assert result.exit_code == 1, result.output[:200]
+        assert f"{spec}: error: its canonical form would be" in result.output
+        assert "larger than the 256 KiB a spec may have" in result.output
+    assert spec.read_text() == text
+
+
+def test_check_keeps_the_error_cap_across_files(tmp_path):
+    """At most MAX_ERRORS diagnostics a run, however many files: then one line says how
+    many specs were left unchecked."""
+    from resdsl.diagnostics import MAX_ERRORS
+
+    bad = []
+    for number in range(MAX_ERRORS + 5):
+        bad.append(tmp_path / f"bad{number:02}.res")
+        bad[-1].write_text("network n {\n    input 3x32x32\n    clases 10\n}\n")
+    result = run("check", *bad)
+    assert result.exit_code == 1
+    assert len(DIAGNOSTIC.findall(result.output)) == MAX_ERRORS
+    assert f"stopped after {MAX_ERRORS} errors; 5 more spec(s) not checked" in result.output
+    assert str(bad[-1]) not in result.output
+
+
 def test_check_reports_a_failed_expectation(tmp_path):
     spec = tmp_path / "wrong.res"
     spec.write_text('import "%s"\nnetwork r = resnet20 { expect params 0.5M }\n'

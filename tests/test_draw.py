@@ -19,7 +19,7 @@ from resdsl.draw import (DrawError, block_figure, draw_figure, figure_format, ne
 from resdsl.draw.block import BlockLayout
 from resdsl.draw.model import Box, Drawing, Label, text_width
 
-from helpers import SPECS
+from helpers import DILATED, GUARD_SECONDS, SPECS
 
 runner = CliRunner()
 
@@ -70,9 +70,20 @@ def test_resnet34_labels_read_as_figure_3():
 
 def test_vgg19_boxes():
     stages = [(2, 64), (2, 128), (4, 256), (4, 512), (4, 512)]
-    expected = [text for n, width in stages for text in [f"3x3 conv, {width}"] * n + ["pool, /2"]]
+    expected = [text for n, width in stages
+                for text in [f"3x3 conv, {width}, bias true"] * n + ["pool, /2"]]
     assert layer_texts(column("vgg19")) == expected + ["fc 4096", "fc 4096", "fc 1000"]
     assert column("vgg19").arcs == []
+
+
+def test_options_that_change_what_a_layer_computes_are_drawn():
+    from resdsl import network_from_text
+
+    texts = layer_texts(network_figure([network_from_text(DILATED)]).panels[0])
+    assert texts == ["3x3 conv, 16", "3x3 conv, 32, dilation 2", "3x3 conv, 32, groups 4, bias true",
+                     "3x3 conv, 32, padding 0", "pool, /2, padding 0, ceil_mode true",
+                     "2x2 avg pool, padding 1, count_include_pad false", "avg pool",
+                     "fc 10, bias false"]
 
 
 def test_title_and_counts_come_from_the_analyser():
@@ -102,7 +113,8 @@ def test_gates_and_shortcut_paths_are_drawn_in_columns():
     se = column("timm/seresnet50")
     assert [box.text for box in se.boxes if box.role == "gate"][0] == "se gate, [16, 256]"
     d = column("timm/resnet50d")
-    assert "2x2 avg pool, /2\n1x1 conv, 512" in [box.text for box in d.boxes if box.role == "shortcut"]
+    assert ("2x2 avg pool, /2, ceil_mode true, count_include_pad false\n1x1 conv, 512"
+            in [box.text for box in d.boxes if box.role == "shortcut"])
     highway = column("highway20")
     assert {arc.merge for arc in highway.arcs} == {"highway"}
     assert [label.text for label in highway.labelled("mark")] == ["T"] * 9
@@ -131,7 +143,7 @@ def test_bottleneck_first_block_projects_with_its_bn():
 def test_se_block_shows_its_gate():
     panel = block_figure([net("timm/seresnet50")], "se_bottleneck").panels[0]
     assert [node.op for node in panel.nodes] == ["mul", "add"]
-    assert [box.text for box in panel.boxes if box.role == "branch"] == ["avg pool", "1x1, 16", "1x1, 256"]
+    assert [box.text for box in panel.boxes if box.role == "branch"] == ["avg pool", "1x1, 16, bias true", "1x1, 256, bias true"]
     assert "se" in [label.text for label in panel.labelled("branch")]
     assert "sigmoid" in [label.text for label in panel.labelled("minor")]
 
@@ -282,7 +294,7 @@ def test_drawing_imports_neither_torch_nor_matplotlib():
             f"n = parse_network({str(SPECS / 'resnet34.res')!r}); network_figure([n]); "
             "block_figure([n], 'basic')\n"
             "print(sorted({m.split('.')[0] for m in sys.modules} & {'torch', 'matplotlib'}))")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=GUARD_SECONDS)
     assert done.stdout.strip() == "[]", done.stderr
 
 

@@ -123,6 +123,7 @@ def test_safetensors_carry_the_spec_and_load_back(tmp_path):
         assert torch.equal(again(x), model(x))
 
 
+@pytest.mark.slow  # torch.onnx through torch.export: about 20 s
 def test_onnx_export_runs_in_onnxruntime_with_equal_outputs(tmp_path):
     pytest.importorskip("onnxscript", reason="ONNX export is an optional extra: resdsl[onnx]")
     ort = pytest.importorskip("onnxruntime", reason="onnxruntime is an optional extra: resdsl[onnx]")
@@ -159,3 +160,27 @@ def test_export_with_the_weights_of_a_model_file(tmp_path):
     x = torch.randn(1, 3, 32, 32)
     with torch.no_grad():
         assert torch.equal(torch.jit.load(tmp_path / "ts.pt")(x), model(x))
+
+
+def test_export_refuses_the_weights_of_another_network(tmp_path):
+    """The spec named on the command line is what is exported: a model file of another
+    network is refused in one line naming both, not exported in its place."""
+    from resdsl.modelfile import save_model
+
+    saved = save_model(parse_network("resnet32"), tmp_path / "m32.pt")
+    result = runner.invoke(app, ["export", "resnet20", "--to", "safetensors", "--weights",
+                                 str(saved), "--out", str(tmp_path / "out.safetensors")])
+    assert result.exit_code == 1, result.output
+    assert f"{saved}: error: holds the weights of resnet32, not of resnet20" in result.output
+    assert "wrote" not in result.output and not (tmp_path / "out.safetensors").exists()
+
+
+def test_export_refuses_weights_of_a_same_named_but_other_network(tmp_path):
+    from resdsl.modelfile import save_model
+
+    saved = save_model(parse_network("resnet20"), tmp_path / "m20.pt")
+    result = runner.invoke(app, ["export", "resnet20", "--input", "3x64x64", "--to",
+                                 "torchscript", "--weights", str(saved),
+                                 "--out", str(tmp_path / "ts.pt")])
+    assert result.exit_code == 1, result.output
+    assert "holds the weights of another network named resnet20" in result.output

@@ -8,7 +8,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -125,22 +124,21 @@ def test_an_import_symlink_loop_and_a_fifo_are_errors(tmp_path):
     os.mkfifo(tmp_path / "pipe.res")
     fifo = tmp_path / "fifo.res"
     fifo.write_text('import "pipe.res"\n' + TINY)
-    start = time.monotonic()
+    # Opening a FIFO waits for a writer: reaching the next line at all is the test.
     assert "not a regular file" in error_of(fifo).message
-    assert time.monotonic() - start < 10  # it did not wait for a writer
     with pytest.raises(ResdslError, match="not a regular file"):
         load_program(tmp_path / "pipe.res")
 
 
-def test_a_spec_larger_than_the_limit_is_refused_before_parsing(tmp_path):
+def test_a_spec_larger_than_the_limit_is_refused_before_parsing(tmp_path, monkeypatch):
+    from resdsl import loader
     from resdsl.limits import MAX_FILE_BYTES
 
     path = tmp_path / "big.res"
     path.write_text(TINY + "# " + "x" * MAX_FILE_BYTES + "\n")
-    start = time.monotonic()
+    monkeypatch.setattr(loader, "parse", lambda *args: pytest.fail("it was parsed"))
     with pytest.raises(ResdslError, match="larger than 256 KiB"):
         load_program(path)
-    assert time.monotonic() - start < 5
 
 
 # ---- accepted, though documented ---------------------------------------------------------------
@@ -162,13 +160,14 @@ def test_blocks_at_the_top_level_of_stem_and_head_get_distinct_names():
 
 
 # ---- sizes ----------------------------------------------------------------------------------------
-def test_a_build_too_large_for_the_machine_is_refused_before_allocating():
+def test_a_build_too_large_for_the_machine_is_refused_before_allocating(monkeypatch):
+    from resdsl import compiler
+
     # Under the parameter limit (2^31), so `check` passes; 6.7 GiB of weights to build.
     huge = network_from_text(TINY.replace("conv 3x3, 8", "conv 3x3, 10000; conv 3x3, 10000; conv 3x3, 10000"))
-    start = time.monotonic()
+    monkeypatch.setattr(compiler, "network_source", lambda *a, **k: pytest.fail("it was built"))
     with pytest.raises(ResdslError, match=r"needs 6.7\d GiB for its weights and buffers") as caught:
         compile_network(huge)
-    assert time.monotonic() - start < 5
     assert "--max-memory" in caught.value.diagnostics[0].notes[0]
     wide_input = network_from_text(TINY.replace("3x8x8", "3x3000x3000").replace("3x3, 8", "3x3, 512"))
     with pytest.raises(ResdslError, match="activations of one image"):

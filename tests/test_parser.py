@@ -184,6 +184,31 @@ def test_nesting_is_limited_at_the_bracket_that_passes_the_limit():
     parse("# " + "(" * (2 * MAX_NESTING) + "\nnetwork n { }")
 
 
+# Ways to nest, each as text with `n` levels of braces and parentheses in all.
+NESTINGS = {
+    "groups": lambda n: "network t {\n stem " + "{ " * (n - 1) + "relu" + " }" * (n - 1) + "\n}",
+    "gates": lambda n: "block b(w) {\n " + "gate { " * (n - 1) + "relu" + " }" * (n - 1) + "\n}",
+    "repeats": lambda n: "network t {\n stage s { " + "1 x { " * (n - 2) + "relu"
+                         + " }" * (n - 1) + "\n}",
+    "shortcut paths": lambda n: "shortcut X {\n changed " + "{ " * (n - 1) + "relu"
+                                + " }" * (n - 1) + "\n}",
+    "parentheses": lambda n: "block b(w) {\n conv 3x3, " + "(1 + " * (n - 1) + "w"
+                             + ")" * (n - 1) + "\n}",
+    "braces and parentheses": lambda n: "block b(w) {\n " + "g: { " * (n // 2) + "conv 3x3, "
+                                        + "(w + " * (n - n // 2 - 1) + "1" + ")" * (n - n // 2 - 1)
+                                        + " }" * (n // 2) + "\n}",
+}
+
+
+@pytest.mark.parametrize("nesting", NESTINGS)
+def test_the_nesting_limit_is_the_one_that_speaks(nesting):
+    """However a spec nests, MAX_NESTING levels parse (the README's limit is the real one)
+    and one more is refused with the nesting message, never the parse tree's depth."""
+    parse(NESTINGS[nesting](MAX_NESTING))
+    error = error_of(NESTINGS[nesting](MAX_NESTING + 1))
+    assert error.message == f"nesting deeper than {MAX_NESTING} levels"
+
+
 def test_a_chain_of_operators_is_limited_in_depth():
     chain = lambda n: "network n { classes " + " + ".join(["1"] * n) + " }"
     assert parse(chain(MAX_DEPTH // 2)).decls[0].body[0].value.op == "+"

@@ -12,7 +12,7 @@ from resdsl.analyzer import analyze
 from resdsl.tables import (comparison_table, expect_table, human, stage_names, stage_table,
                            summary)
 
-from helpers import SPECS, network_specs
+from helpers import DILATED, DILATED_OPTIONS, SPECS, network_specs
 
 TABLE1_SPECS = [f"resnet{depth}" for depth in (18, 34, 50, 101, 152)]
 
@@ -92,3 +92,17 @@ def test_stage_names_union_keeps_order():
     names = stage_names([report_of("resnet18"), report_of("vgg19")])
     assert names == ["conv1", "conv2", "conv3", "conv4", "conv5",
                      "conv2_x", "conv3_x", "conv4_x", "conv5_x", "head"]
+
+
+def test_options_that_change_what_a_layer_computes_are_shown_in_summary_and_layers():
+    """`dilation 2` is not `3x3, 32`: summary's stage row and every layer row say it, as
+    they say groups, padding other than the default, bias, ceil_mode."""
+    report = analyze(network_from_text(DILATED))
+    stage = next(s for s in report.stages if s.name == "s1")
+    assert stage.notation == ("3x3, 32, dilation 2; 3x3, 32, groups 4, bias true; "
+                              "3x3, 32, padding 0; 3x3 max pool, stride 2, padding 0, ceil_mode "
+                              "true; 2x2 avg pool, stride 1, padding 1, count_include_pad false")
+    details = [row.detail for s in report.stages for row in s.layers]
+    for option in DILATED_OPTIONS:
+        assert any(detail.endswith(option) for detail in details), option
+    assert "3x3, 32, dilation 2" in render(summary(report, layers=True))

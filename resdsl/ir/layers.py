@@ -112,6 +112,12 @@ class Layer(Node):
         """Table 1's words for it; None for those the table leaves out (BN, ReLU)."""
         return None
 
+    def option_words(self) -> list[str]:
+        """The options set away from their default that change what it computes, in the
+        spec's words (`dilation 2`, `groups 32`, `bias true`): every place that shows the
+        layer (tables, figures) shows these, so two layers that differ never read alike."""
+        return []
+
     def detail(self) -> str:
         return self.notation() or self.kind
 
@@ -125,8 +131,14 @@ class Layer(Node):
 
     def figure_words(self, conv: bool = True) -> str:
         """A boxed layer's label in the figures (`3x3 conv, 128, /2`); `conv=False` drops
-        the word `conv` as Figure 5 does."""
+        the word `conv` as Figure 5 does. By default Table 1's words, which carry the
+        options; a kind with words of its own adds them through `with_options`."""
         return self.notation() or self.kind
+
+    def with_options(self, words: str) -> str:
+        """`words`, then the options that change what the layer computes (`dilation 2`),
+        so that no table or figure shows two different layers alike."""
+        return ", ".join([words, *self.option_words()])
 
     def minor_words(self) -> str:
         """An unboxed layer written small beside a figure's line (`BN`, `relu`)."""
@@ -168,6 +180,11 @@ def stride_of(args: LayerArgs, default: int = 1, any_size: bool = False) -> int:
     if not any_size and stride not in (1, 2):
         args.fail(f"stride must be 1 or 2, got {stride}", "stride")
     return stride
+
+
+def padding_words(padding: tuple[int, int]) -> str:
+    """`padding 1`, or `padding 0x3` where the sides differ: as a spec writes it."""
+    return str(padding[0]) if padding[0] == padding[1] else f"{padding[0]}x{padding[1]}"
 
 
 def padding_of(args: LayerArgs, default: tuple[int, int]) -> tuple[int, int]:
@@ -253,7 +270,16 @@ class Conv(Layer):
 
     def notation(self, stride: bool = True) -> str:
         text = f"{self.kernel[0]}x{self.kernel[1]}, {self.out_channels}"
-        return text + (f", stride {self.stride}" if stride and self.stride != 1 else "")
+        text += f", stride {self.stride}" if stride and self.stride != 1 else ""
+        return self.with_options(text)
+
+    def option_words(self) -> list[str]:
+        same = (self.dilation * (self.kernel[0] // 2), self.dilation * (self.kernel[1] // 2))
+        return [word for word, shown in (
+            (f"dilation {self.dilation}", self.dilation != 1),
+            (f"padding {padding_words(self.padding)}", self.padding != same),
+            (f"groups {self.groups}", self.groups != 1),
+            ("bias true", self.bias)) if shown]
 
     def torch(self, after_fresh: bool = False) -> str:
         kernel = self.kernel[0] if self.kernel[0] == self.kernel[1] else self.kernel
@@ -265,8 +291,7 @@ class Conv(Layer):
 
     def figure_words(self, conv: bool = True) -> str:
         kernel = f"{self.kernel[0]}x{self.kernel[1]}" + (" conv" if conv else "")
-        groups = f", {self.groups} groups" if self.groups > 1 else ""
-        return f"{kernel}, {self.out_channels}{stride_words(self.stride)}{groups}"
+        return self.with_options(f"{kernel}, {self.out_channels}{stride_words(self.stride)}")
 
 
 class FC(Layer):
@@ -299,7 +324,10 @@ class FC(Layer):
         return Work(self.in_features * self.out_features, self.size if self.bias else 0, self.size)
 
     def notation(self) -> str:
-        return f"{self.out_features}-d fc"
+        return self.with_options(f"{self.out_features}-d fc")
+
+    def option_words(self) -> list[str]:
+        return [] if self.bias else ["bias false"]
 
     def torch(self, after_fresh: bool = False) -> str:
         linear = "FlatLinear" if len(self.in_shape) == 3 else "nn.Linear"
@@ -310,7 +338,7 @@ class FC(Layer):
         return _FLAT_LINEAR if len(self.in_shape) == 3 else ""
 
     def figure_words(self, conv: bool = True) -> str:
-        return f"fc {self.out_features}"
+        return self.with_options(f"fc {self.out_features}")
 
 
 _FLAT_LINEAR = '''
@@ -531,7 +559,15 @@ class _Pool(Layer):
         return Work(0, self.size * self.kernel[0] * self.kernel[1], self.size)
 
     def notation(self) -> str:
-        return f"{self.kernel[0]}x{self.kernel[1]} {self.what}, stride {self.stride}"
+        return self.with_options(f"{self.kernel[0]}x{self.kernel[1]} {self.what}, "
+                                 f"stride {self.stride}")
+
+    def option_words(self) -> list[str]:
+        default = (((self.kernel[0] - 1) // 2, (self.kernel[1] - 1) // 2)
+                   if self.default_padding else (0, 0))
+        return [word for word, shown in (
+            (f"padding {padding_words(self.padding)}", self.padding != default),
+            ("ceil_mode true", self.ceil_mode)) if shown]
 
     def pool_options(self) -> dict:
         padding = self.padding[0] if self.padding[0] == self.padding[1] else self.padding
@@ -551,7 +587,7 @@ class MaxPool(_Pool):
         return call("nn.MaxPool2d", options.pop("kernel"), **options)
 
     def figure_words(self, conv: bool = True) -> str:
-        return "pool" + stride_words(self.stride)  # Figure 3's word for any max pool
+        return self.with_options("pool" + stride_words(self.stride))  # Figure 3's word
 
 
 class AvgPool(_Pool):
@@ -587,6 +623,12 @@ class AvgPool(_Pool):
     def notation(self) -> str:
         return "average pool" if self.kernel is None else super().notation()
 
+    def option_words(self) -> list[str]:
+        if self.kernel is None:  # the global pool takes no options
+            return []
+        return super().option_words() + ([] if self.count_include_pad
+                                         else ["count_include_pad false"])
+
     def torch(self, after_fresh: bool = False) -> str:
         if self.kernel is None:
             return call("nn.AdaptiveAvgPool2d", 1)
@@ -597,7 +639,8 @@ class AvgPool(_Pool):
     def figure_words(self, conv: bool = True) -> str:
         if self.kernel is None:
             return "avg pool"
-        return f"{self.kernel[0]}x{self.kernel[1]} avg pool{stride_words(self.stride)}"
+        return self.with_options(f"{self.kernel[0]}x{self.kernel[1]} avg pool"
+                                 f"{stride_words(self.stride)}")
 
 
 class AdaptiveAvgPool(Layer):

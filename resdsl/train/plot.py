@@ -112,9 +112,16 @@ def _draw_run(axes: Any, run: Path, label: str, color: str) -> set[str]:
     train = [(r["iteration"], 100 * r["train_error"]) for r in records if "train_error" in r]
     held = [(r["iteration"], 100 * r[k]) for r in records for k in HELD_OUT if k in r]
     if train:
-        axes.plot(*zip(*train), color=color, **TRAIN_STYLE)
-    axes.plot(*(zip(*held) if held else ([], [])), color=color, label=label, **HELD_OUT_STYLE)
+        _curve(axes, train, color, TRAIN_STYLE)
+    _curve(axes, held, color, HELD_OUT_STYLE, label)
     return {k for r in records for k in HELD_OUT if k in r}
+
+
+def _curve(axes: Any, points: list, color: str, style: dict, label: str | None = None) -> None:
+    # One point is a line of no length, which draws nothing: a run evaluated once would
+    # be missing from its own figure. Such a point is drawn as a dot.
+    dot = {"marker": "o", "markersize": 2 * style["linewidth"] + 2} if len(points) == 1 else {}
+    axes.plot(*(zip(*points) if points else ([], [])), color=color, label=label, **style, **dot)
 
 
 def write_png(figure: Any, out: Path) -> None:

@@ -53,6 +53,8 @@ def record(library: str, name: str) -> dict:
     x = torch.randn(2, 3, 64, 64, generator=torch.Generator().manual_seed(1))
     with torch.no_grad():
         logits = model(x)
+        # The same weights and input in float64: the logits any CPU reproduces (README.md).
+        logits_fp64 = model.double()(x.double())
     return {
         "model": name, library: importlib.import_module(library).__version__,
         "torch": torch.__version__, "params": sum(p.numel() for p in model.parameters()),
@@ -60,6 +62,7 @@ def record(library: str, name: str) -> dict:
         "state_dict": {k: list(v.shape) for k, v in model.state_dict().items()},
         "input": {"shape": [2, 3, 64, 64], "seed": 1},
         "logits": [[round(float(v), 6) for v in row] for row in logits],
+        "logits_fp64": [[float(v) for v in row] for row in logits_fp64],
     }
 
 

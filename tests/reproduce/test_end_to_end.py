@@ -18,6 +18,7 @@ from typer.testing import CliRunner
 from resdsl.cli import app
 from resdsl.train.runfolder import checkpoint_path, list_checkpoints, read_metrics
 
+from helpers import GUARD_SECONDS
 from train.train_helpers import environment, make_cifar10
 from .reproduce_helpers import fake_run, planned
 
@@ -31,7 +32,7 @@ def reproduce_args(data, out, *extra):
             "--eval-every", str(ITERATIONS), "--out", str(out), *extra]
 
 
-def wait_for(condition, process, seconds=120):
+def wait_for(condition, process, seconds=GUARD_SECONDS):
     deadline = time.monotonic() + seconds
     while not condition():
         assert process.poll() is None, process.communicate()
@@ -65,7 +66,7 @@ def test_a_killed_reproduction_skips_finished_runs_and_resumes_the_interrupted_o
     first.send_signal(signal.SIGKILL)
     first.communicate()
     trainer = holder_pid(resnet)
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + GUARD_SECONDS  # a backstop: see `reached` below
     while not gone(trainer):  # the run dies with the reproduction: nothing trains on unseen
         assert time.monotonic() < deadline, f"run process {trainer} outlived the reproduction"
         time.sleep(0.02)
@@ -75,7 +76,7 @@ def test_a_killed_reproduction_skips_finished_runs_and_resumes_the_interrupted_o
     finished = checkpoint_path(plain, ITERATIONS).stat().st_mtime_ns
 
     again = subprocess.run(command, capture_output=True, text=True, env=environment(),
-                           timeout=300)
+                           timeout=GUARD_SECONDS)
     assert again.returncode == 0, again.stdout + again.stderr
     assert f"skip    plain20-seed0: finished ({ITERATIONS}/{ITERATIONS})" in again.stdout
     assert f"resume  resnet20-seed0: from iteration {reached};" in again.stdout
@@ -132,7 +133,7 @@ def test_ctrl_c_stops_the_runs_where_they_stand_and_saves_them(tmp_path):
                               text=True, env=environment())
     wait_for(lambda: read_metrics(run) and read_metrics(run)[-1]["iteration"] >= 4, parent)
     parent.send_signal(signal.SIGINT)  # as a Ctrl-C at the terminal: to the reproduction
-    stdout, stderr = parent.communicate(timeout=120)
+    stdout, stderr = parent.communicate(timeout=GUARD_SECONDS)
     assert parent.returncode == 130, stdout + stderr
     assert "stopped resnet20-seed0: after" in stdout and "it saved where it stood" in stdout
     assert "the same command resumes them" in stdout and "FAILED" not in stdout + stderr

@@ -20,7 +20,7 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from helpers import SPECS
+from helpers import GUARD_SECONDS, SPECS
 from resdsl.cli import app
 from resdsl.train.checkpoint import FORMAT
 
@@ -242,7 +242,7 @@ def test_a_console_that_cannot_encode_the_output_is_no_internal_error(tmp_path, 
              ["train", "--resume", str(out), "--lr", "0.7"]]
     for command, expected in list(zip(every, (0, 0, 0, 1)))[:commands]:
         done = subprocess.run([sys.executable, "-m", "resdsl", *command], capture_output=True,
-                              env=environment(PYTHONIOENCODING=encoding), timeout=300)
+                              env=environment(PYTHONIOENCODING=encoding), timeout=GUARD_SECONDS)
         stderr = done.stderr.decode(encoding, errors="replace")
         assert done.returncode == expected, stderr
         assert "Traceback" not in stderr and "internal error" not in stderr

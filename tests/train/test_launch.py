@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from helpers import SPECS
+from helpers import GUARD_SECONDS, SPECS
 from resdsl.train.runfolder import list_checkpoints
 from resdsl.train.errors import OptionsError
 from resdsl.train.launch import check_launch, describe_failure, torchrun_args
@@ -44,7 +44,7 @@ def test_nproc_launches_torchrun_from_the_cli(tmp_path):
         [sys.executable, "-m", "resdsl", "train", str(SPECS / "resnet20.res"),
          "--nproc", "2", "--device", "cpu", "--data", "synthetic:32", "--iterations", "2",
          "--batch-size", "8", "--eval-every", "2", "--log-every", "1", "--out", str(run)],
-        capture_output=True, text=True, timeout=300, env=environment())
+        capture_output=True, text=True, timeout=GUARD_SECONDS, env=environment())
     assert done.returncode == 0, done.stderr
     assert "+ torchrun --standalone --nproc-per-node=2 -m resdsl train" in done.stderr
     assert json.loads((run / "config.json").read_text())["world_size"] == 2
@@ -56,7 +56,7 @@ def test_nproc_ranks_that_fail_end_in_one_line_not_a_traceback(tmp_path):
     done = subprocess.run(
         [sys.executable, "-m", "resdsl", "train", str(SPECS / "resnet20.res"),
          "--nproc", "2", "--device", "cpu", "--data", "cifar10", "--data-dir", str(tmp_path),
-         "--out", str(tmp_path / "run")], capture_output=True, text=True, timeout=300,
+         "--out", str(tmp_path / "run")], capture_output=True, text=True, timeout=GUARD_SECONDS,
         env=environment())
     assert done.returncode == 1 and "Traceback" not in done.stderr
     # Each rank that got that far says why; torchrun may stop the other one first.

@@ -11,6 +11,8 @@ from resdsl.train.errors import RunFolderError
 from resdsl.train.lock import RunLock
 from resdsl.train.runfolder import LOCK, read_metrics
 
+from helpers import GUARD_SECONDS
+
 from .train_helpers import environment, script, tiny_recipe, train_tiny as run
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -32,7 +34,7 @@ def test_two_runs_into_one_folder_and_two_resumes_of_one_run(tmp_path):
     folder = tmp_path / "run"
     holder = script(str(folder), str(tmp_path), "--data", "synthetic:64", "--slow", "0.5",
                     env=environment())
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + GUARD_SECONDS
     while not read_metrics(folder):  # it has started and logged once
         assert holder.poll() is None and time.monotonic() < deadline, holder.stderr.read()
         time.sleep(0.02)

@@ -69,3 +69,23 @@ def test_a_figure_that_cannot_be_written_names_its_path(tmp_path):
     with pytest.raises(PlotError, match="cannot write the figure") as error:
         plot_runs([run], tmp_path / "file" / "fig.png")
     assert str(tmp_path / "file" / "fig.png") in str(error.value)
+
+
+def test_a_run_evaluated_once_is_drawn(tmp_path, monkeypatch):
+    """One evaluation is one point: the figure shows it (as a dot), inside the axes."""
+    import numpy as np
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    from resdsl.train import plot
+
+    drawn = []
+    monkeypatch.setattr(plot, "write_png", lambda figure, out: drawn.append(figure))
+    plot_runs([fake_run(tmp_path / "r", "resnet20", [0.5])], tmp_path / "f.png")
+    canvas = FigureCanvasAgg(drawn[0])
+    canvas.draw()
+    pixels = np.asarray(canvas.buffer_rgba())[..., :3].astype(int)
+    box = drawn[0].axes[0].get_window_extent()  # the legend, outside it, shows C0 too
+    top, bottom = pixels.shape[0] - int(box.y1), pixels.shape[0] - int(box.y0)
+    inside = pixels[top + 2:bottom - 2, int(box.x0) + 2:int(box.x1) - 2]
+    c0 = np.array([0x1F, 0x77, 0xB4])  # the first run's colour
+    assert (np.abs(inside - c0).sum(axis=-1) < 30).sum() > 10

@@ -18,6 +18,8 @@ from resdsl.train.options import TrainOptions
 from resdsl.train.progress import RecordingReporter
 from resdsl.train.runfolder import load_run, read_metrics
 
+from helpers import GUARD_SECONDS
+
 from .train_helpers import (SPEC, assert_identical, make_cifar10, same_weights, script,
                             strip_timing, tiny_model, tiny_network, tiny_recipe,
                             train_tiny as run, environment)
@@ -179,7 +181,7 @@ def test_sigkill_then_resume_is_bitwise_identical(tmp_path):
     expected, expected_model = run_tiny(str(whole), data)  # meanwhile, uninterrupted
     # Wait for the checkpoint of iteration 18 (inside the window logged at 20), then kill
     # once the next line is logged: the resumed run must redo iterations 19 and 20.
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + GUARD_SECONDS
     while not checkpoint_path(cut, 18).exists() or read_metrics(cut)[-1]["iteration"] < 20:
         assert killed.poll() is None and time.monotonic() < deadline, killed.stderr.read()
         time.sleep(0.01)

@@ -25,7 +25,7 @@ from torch import nn
 
 from resdsl import ir
 
-from helpers import ROOT
+from helpers import GUARD_SECONDS, ROOT
 
 SCRIPT = Path(__file__).with_name("train_script.py")
 
@@ -172,7 +172,7 @@ def script(*args: str, **popen: object) -> subprocess.Popen:
 
 
 def finish(process: subprocess.Popen) -> dict:
-    out, err = process.communicate(timeout=120)
+    out, err = process.communicate(timeout=GUARD_SECONDS)
     assert process.returncode == 0, err
     return json.loads(out.strip().splitlines()[-1])
 
