@@ -54,12 +54,73 @@ def evaluate(expr: syn.Expr, env: Mapping[str, EvalValue], bare_words: bool = Fa
         if not is_number(operand):
             raise ResdslValidationError(f"'-' needs a number, got {describe(operand)}", expr.span)
         return -operand
+    if isinstance(expr, syn.Size):
+        return tuple(as_int(evaluate(part, env, bare_words), "a size", part.span, minimum=0)
+                     for part in expr.parts)
+    if isinstance(expr, syn.Function):
+        return _function(expr, [evaluate(arg, env, bare_words) for arg in expr.args])
     if isinstance(expr, syn.Conditional):
         left = evaluate(expr.left, env, bare_words)
         right = evaluate(expr.right, env, bare_words)
-        holds = (left == right) if expr.compare == "==" else (left != right)
+        holds = compare(expr, left, right)
         return evaluate(expr.then if holds else expr.otherwise, env, bare_words)
     raise TypeError(f"not an expression: {expr!r}")
+
+
+def _kind(value: EvalValue) -> str:
+    if isinstance(value, bool):
+        return "a truth value"
+    if isinstance(value, Symbol):
+        return "a word"
+    if isinstance(value, tuple):
+        return "a size"
+    return "a number"
+
+
+def compare(expr: syn.Conditional, left: EvalValue, right: EvalValue) -> bool:
+    """`left OP right`. Values of different kinds never compare: `stride_on == 3`, with
+    `stride_on` a size such as 1x1, would be false whatever the block meant, and the
+    network built without a word; `<` and the others order numbers only."""
+    span = _between(expr.left.span, expr.right.span) or expr.span
+    if _kind(left) != _kind(right):
+        raise ResdslValidationError(
+            f"cannot compare {describe(left)} ({_kind(left)}) with {describe(right)} "
+            f"({_kind(right)}): '{expr.compare}' needs two values of one kind", span)
+    if expr.compare == "==":
+        return left == right
+    if expr.compare == "!=":
+        return left != right
+    if not is_number(left):
+        raise ResdslValidationError(
+            f"'{expr.compare}' orders numbers, got {describe(left)} and {describe(right)}", span)
+    return {"<": left < right, "<=": left <= right, ">": left > right,
+            ">=": left >= right}[expr.compare]
+
+
+def _between(first: Span | None, last: Span | None) -> Span | None:
+    if first is None or last is None:
+        return None
+    return Span(first.file, first.line, first.col, last.end_line, last.end_col)
+
+
+def _function(expr: syn.Function, args: list[EvalValue]) -> EvalValue:
+    """max(a, b, ...), min(a, b, ...), and round_to(x, m): x to the nearest multiple of m
+    (halves up), at least m; timm's `make_divisible(x, m, round_limit=0)`."""
+    for arg, value in zip(expr.args, args):
+        if not is_number(value):
+            raise ResdslValidationError(
+                f"'{expr.name}' needs numbers, got {describe(value)}", arg.span)
+    if expr.name in ("max", "min"):
+        if len(args) < 2:
+            raise ResdslValidationError(
+                f"'{expr.name}' takes two or more numbers, got {len(args)}", expr.span)
+        return max(args) if expr.name == "max" else min(args)
+    if len(args) != 2:
+        raise ResdslValidationError(
+            f"'round_to' takes two numbers (a value and the multiple), got {len(args)}",
+            expr.span)
+    value, multiple = args[0], as_int(args[1], "the multiple of 'round_to'", expr.args[1].span)
+    return max(multiple, int((Fraction(value) + Fraction(multiple, 2)) // multiple) * multiple)
 
 
 def _number(expr: syn.Number) -> int | Fraction:

@@ -46,6 +46,11 @@ def expr(node: syn.Expr, parent: int = 0, right_side: bool = False) -> str:
         # Left-associative: a right operand of equal precedence needs its parentheses.
         needs = mine < parent or (mine == parent and right_side)
         return f"({text})" if needs else text
+    if isinstance(node, syn.Size):
+        return "x".join(p.text if isinstance(p, syn.Number) and p.text.isdigit() else f"({expr(p)})"
+                        for p in node.parts)
+    if isinstance(node, syn.Function):
+        return f"{node.name}({', '.join(expr(a) for a in node.args)})"
     if isinstance(node, syn.Conditional):
         return (f"({expr(node.then)} if {expr(node.left)} {node.compare} {expr(node.right)} "
                 f"else {expr(node.otherwise)})")

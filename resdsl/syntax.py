@@ -56,18 +56,50 @@ class Neg(Node):
 
 
 @dataclass(frozen=True, kw_only=True)
+class Size(Node):
+    """A size with a computed part: `1x(k)`; `parts` holds a Number or an expression each."""
+
+    kind: Literal["size"] = "size"
+    parts: tuple[Expr, ...]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Function(Node):
+    """`max(a, b, ...)`, `min(a, b, ...)`, `round_to(x, m)`: the built-in functions."""
+
+    kind: Literal["function"] = "function"
+    name: Literal["max", "min", "round_to"]
+    args: tuple[Expr, ...]
+
+
+@dataclass(frozen=True, kw_only=True)
 class Conditional(Node):
-    """`then if left == right else otherwise` (or `!=`)."""
+    """`then if left == right else otherwise` (or `!=`, `<`, `<=`, `>`, `>=`)."""
 
     kind: Literal["conditional"] = "conditional"
     then: Expr
     left: Expr
-    compare: Literal["==", "!="]
+    compare: Literal["==", "!=", "<", "<=", ">", ">="]
     right: Expr
     otherwise: Expr
 
 
-Expr = Union[Number, Dims, Name, BinOp, Neg, Conditional]
+Expr = Union[Number, Dims, Name, BinOp, Neg, Size, Function, Conditional]
+
+
+def children(expr: Expr) -> tuple[Expr, ...]:
+    """The expressions directly inside `expr`, left to right."""
+    if isinstance(expr, BinOp):
+        return (expr.left, expr.right)
+    if isinstance(expr, Neg):
+        return (expr.operand,)
+    if isinstance(expr, Size):
+        return expr.parts
+    if isinstance(expr, Function):
+        return expr.args
+    if isinstance(expr, Conditional):
+        return (expr.then, expr.left, expr.right, expr.otherwise)
+    return ()
 
 
 # ---- calls, layers, bodies ---------------------------------------------------------

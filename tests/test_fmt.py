@@ -161,6 +161,10 @@ def test_a_messy_file_gets_the_canonical_layout():
     ("-a + b", "-a + b"), ("-(a + b)", "-(a + b)"), ("a - (-b)", "a - (-b)"), ("(-a) * b", "(-a) * b"),
     ("1 if a == 1 else (2 if b != 3 else 4)", "(1 if a == 1 else (2 if b != 3 else 4))"),
     ("1.50", "1.50"), ("1e-4", "1e-4"),  # numbers as written
+    ("max(a, (b + 1)) * round_to((c), 8)", "max(a, b + 1) * round_to(c, 8)"),
+    ("min( a,b ,c)", "min(a, b, c)"), ("1 if a < 2 else (3 if b >= 4 else 5)",
+                                       "(1 if a < 2 else (3 if b >= 4 else 5))"),
+    ("1x((k))", "1x(k)"), ("(k + 1)x1", "(k + 1)x1"), ("(3)x(3)", "3x3"), ("(1.5)x(k)", "(1.5)x(k)"),
 ])
 def test_expressions_keep_only_the_parentheses_they_need(written, canonical):
     line = fmt(f"network n {{ classes {written} }}").splitlines()[1]
