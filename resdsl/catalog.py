@@ -93,21 +93,3 @@ def _source(path: Path, root: Path) -> str:
         return path.parent.name
     first = path.read_text(encoding="utf-8").splitlines()[0] if path.stat().st_size else ""
     return first.lstrip("# ").split(":")[0].strip() if first.startswith("#") else ""
-
-
-def listing(pattern: str | None = None) -> list[dict]:
-    """`resdsl list`: every built-in network with its source, parameters, multiply-adds
-    and input, counted from the spec each time (nothing stored beside it)."""
-    from .analyzer import analyze
-    from .loader import load_program
-    from .lower import lower
-
-    rows = []
-    for entry in entries(pattern):
-        program = load_program(entry.path)
-        for decl in program.networks:
-            report = analyze(lower(program, decl.name))
-            name = entry.name if decl.name == entry.path.stem else f"{entry.name}:{decl.name}"
-            rows.append({"name": name, "source": entry.source, "params": report.params,
-                         "flops": report.flops, "input": report.input})
-    return rows

@@ -140,11 +140,21 @@ def spec_path(spec: str | Path) -> Path:
     return found.path
 
 
-def load_network(spec: str | Path, network: str | None = None, input: str | None = None):
+def load_spec(spec: str | Path):
+    """The program a spec argument names, its notes (a local import hiding a built-in
+    spec) said."""
     from .loader import load_program
+
+    program = load_program(spec_path(spec))
+    for note in program.notes:
+        err.print(f"note: {note}", markup=False)
+    return program
+
+
+def load_network(spec: str | Path, network: str | None = None, input: str | None = None):
     from .lower import lower
 
-    return lower(load_program(spec_path(spec)), network, parse_input(input))
+    return lower(load_spec(spec), network, parse_input(input))
 
 
 # ---- check ------------------------------------------------------------------------------
@@ -154,13 +164,12 @@ def check(specs: List[str] = SPECS, network: Optional[str] = NETWORK,
           max_memory: Optional[str] = MAX_MEMORY) -> None:
     """Validate specs and evaluate their `expect` lines; a network too large to build
     fails here as it would in `build`."""
-    from .loader import load_program
     from .lower import lower
 
     failed = False
     for spec in specs:
         try:
-            program = load_program(spec_path(spec))
+            program = load_spec(spec)
             names = [network] if network else [d.name for d in program.networks]
             if not names:
                 out.print(f"[green]ok[/]    {spec}  (no network: declarations only)")
@@ -280,9 +289,8 @@ def export(spec: str = SPEC,
 def _block_docs(spec: str) -> dict[str, str]:
     """The comments above each block of a spec and its imports, for docstrings."""
     from .export import block_docs
-    from .loader import load_program
 
-    return block_docs(load_program(spec_path(spec)).namespace)
+    return block_docs(load_spec(spec).namespace)
 
 
 # ---- summary, diff, list ------------------------------------------------------------------
@@ -343,8 +351,7 @@ def list_specs(pattern: Optional[str] = typer.Argument(None, metavar="[PATTERN]"
     """The built-in specs: name, source, parameters and multiply-adds (computed)."""
     import json
 
-    from .catalog import listing
-    from .tables import list_table
+    from .tables import list_table, listing
 
     rows = listing(pattern)
     if as_json:

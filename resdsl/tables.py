@@ -14,7 +14,7 @@ from rich.table import Table
 from rich.text import Text
 
 from .limits import human_bytes
-from .analyzer import FP32_BYTES, SHORT_CONVENTIONS, NotationPart, Report, StageReport
+from .analyzer import FP32_BYTES, SHORT_CONVENTIONS, NotationPart, Report, StageReport, analyze
 
 COUNT_COLUMNS = ("params", "FLOPs (mult-adds)", "element-wise", "activations (fp32)")
 
@@ -223,6 +223,24 @@ def _signed(deltas: dict[str, int], style: str = "") -> list[Text]:
         return ("+" if value > 0 else "-") + text
     return [Text(one(k, deltas[k]), style=style) for k in ("params", "flops", "elementwise",
                                                             "activations")]
+
+
+def listing(pattern: str | None = None) -> list[dict]:
+    """`resdsl list`: every built-in network with its source, parameters, multiply-adds
+    and input, counted from the spec each time (nothing stored beside it)."""
+    from .catalog import entries
+    from .loader import load_program
+    from .lower import lower
+
+    rows = []
+    for entry in entries(pattern):
+        program = load_program(entry.path)
+        for decl in program.networks:
+            report = analyze(lower(program, decl.name))
+            name = entry.name if decl.name == entry.path.stem else f"{entry.name}:{decl.name}"
+            rows.append({"name": name, "source": entry.source, "params": report.params,
+                         "flops": report.flops, "input": report.input})
+    return rows
 
 
 def list_table(rows: list[dict], glyphs: Glyphs = UNICODE) -> Table:

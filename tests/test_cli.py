@@ -182,3 +182,11 @@ def test_a_console_that_cannot_encode_gets_ascii(encoding, tmp_path):
     summary = subprocess.run([sys.executable, "-m", "resdsl", "summary", "resnet20"],
                              capture_output=True, env=env).stdout.decode(encoding)
     assert "+-----" in summary and "/3x3, 16\\ x 3" in summary
+
+
+def test_an_import_hiding_a_built_in_spec_is_said(tmp_path):
+    (tmp_path / "cifar.res").write_text((SPECS / "cifar.res").read_text())
+    (tmp_path / "mine.res").write_text('import "cifar.res"\nnetwork r = cifar_resnet(n = 1)\n')
+    result = run("check", str(tmp_path / "mine.res"))
+    assert result.exit_code == 0
+    assert 'note: ' in result.output and 'import "cifar.res" reads the local file' in result.output
