@@ -210,7 +210,7 @@ def _net_stmt(stmt) -> str:
                     ")" + options, indent=len(INDENT))
     if isinstance(stmt, syn.ExpectStmt):
         within = f" within {stmt.within}%" if stmt.within else ""
-        return f"expect {stmt.metric:<6} {stmt.quantity}{within}"
+        return f"expect {stmt.metric:<6} {stmt.quantity or 'none'}{within}"
     if isinstance(stmt, syn.TrainStmt):
         if stmt.fields is None:
             return f"train {stmt.recipe}"

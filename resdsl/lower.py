@@ -9,12 +9,12 @@ statements are collected, so one run shows several.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from . import ir
 from . import syntax as syn
 from .blocks import lower_block
-from .diagnostics import ErrorCollector, ResdslError, ResdslValidationError, Span
+from .diagnostics import Diagnostic, ErrorCollector, ResdslError, ResdslValidationError, Span
 from .expand import NetworkPlan, expand, select_network
 from .expressions import EvalValue, Symbol, as_int, describe, did_you_mean, evaluate
 from .ir.layers import check_label
@@ -32,7 +32,11 @@ def lower(program: Program, network: str | None = None,
     """The expanded IR of one network of `program` (its only one, unless named)."""
     plan = expand(select_network(program, network), program.namespace)
     with paused_gc():
-        net = lower_plan(plan, program.namespace, input_override)
+        try:
+            net = lower_plan(plan, program.namespace, input_override)
+        except ResdslError as error:
+            raise type(error)(error.message, diagnostics=[
+                inherited_at_user(d, plan) for d in error.diagnostics]) from None
     origin = ir.Origin(path=program.module.path, base_dir=str(program.base_dir),
                        sources=program.sources, network=net.name,
                        input=tuple(input_override) if input_override else None)
@@ -66,6 +70,36 @@ def lower_plan(plan: NetworkPlan, ns: Namespace, input_override=None) -> ir.Netw
                          stages=stages, expects=expects, recipe=recipe, span=plan.decl.span)
     _check_output(network)
     return network
+
+
+def inherited_at_user(diag: Diagnostic, plan: NetworkPlan) -> Diagnostic:
+    """An error in a statement the network inherits names the user's line: where the
+    statement sits in another file (a shipped spec), the error is shown at the network's
+    `= base` and says where the statement is; in the same file, a note names that line."""
+    stmt = next((s for s in plan.inherited if _within(diag.span, s.span)), None)
+    where = plan.decl.base.span if plan.decl.base else None
+    if stmt is None or where is None:
+        return diag
+    inherits = f"network '{plan.decl.name}' inherits it from '{plan.decl.base.name}'"
+    if diag.span.file == where.file:
+        return replace(diag, notes=(*diag.notes, f"{inherits} at {where}"))
+    own = [f"{_statement_words(s)} at {s.span}" for s in plan.decl.body or [] if s.span]
+    changes = (f"'{plan.decl.name}' writes {', '.join(own[:3])}",) if own else ()
+    return Diagnostic(f"in {_statement_words(stmt)} of '{plan.decl.base.name}': "
+                      f"{diag.message}", where,
+                      notes=(*diag.notes, f"the statement is at {diag.span}", *changes))
+
+
+def _statement_words(stmt) -> str:
+    role = getattr(stmt, "role", "stage" if stmt.kind == "stage" else None)
+    if role == "stage":
+        return f"stage '{stmt.name}'"
+    return f"the {role}" if role else f"the `{stmt.kind}` statement"
+
+
+def _within(inner: Span | None, outer: Span | None) -> bool:
+    return inner is not None and outer is not None and inner.file == outer.file and \
+        (outer.line, outer.col) <= (inner.line, inner.col) <= (outer.end_line, outer.end_col)
 
 
 def _guard(errors: ErrorCollector, function, *args):
@@ -133,10 +167,14 @@ def quantity(text: str) -> tuple[float, float]:
 
 
 
-def lower_expect(stmt: syn.ExpectStmt) -> ir.Expect:
+def lower_expect(stmt: syn.ExpectStmt) -> ir.Expect | None:
+    """The expectation, or None for `expect params none` (a derived network drops the
+    one it inherits)."""
     if stmt.metric not in ("params", "flops"):
         raise ResdslValidationError(f"cannot expect '{stmt.metric}' (params or flops)", stmt.span,
                                     notes=did_you_mean(stmt.metric, ("params", "flops")))
+    if stmt.quantity is None:
+        return None
     value, tolerance = quantity(stmt.quantity)
     if stmt.within is not None:
         if not stmt.within[-1].isdigit():  # `within 5M %`: the grammar's quantity

@@ -399,6 +399,9 @@ class _ToSyntax(Transformer):
     def expect_stmt(self, meta, c):
         return syn.ExpectStmt(metric=str(c[0]), quantity=c[1], within=c[2], span=self._at(meta))
 
+    def expect_none(self, meta, c):
+        return syn.ExpectStmt(metric=str(c[0]), quantity=None, span=self._at(meta))
+
     def train_stmt(self, meta, c):
         return syn.TrainStmt(recipe=str(c[0]), fields=c[1], span=self._at(meta))
 

@@ -205,7 +205,7 @@ class StageStmt(Statement):
 class ExpectStmt(Statement):
     kind: Literal["expect"] = "expect"
     metric: str
-    quantity: str  # "21.8M" as written
+    quantity: str | None  # "21.8M" as written; None: `expect params none`, no expectation
     within: str | None = None  # percent, as written
 
 

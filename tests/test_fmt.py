@@ -231,3 +231,8 @@ def test_a_comment_after_a_one_line_body_stays_on_its_line():
 def test_a_comment_before_a_closing_brace_stays_in_its_body():
     text = "network n {\n    input    3x32x32\n    # closing remark\n}\n"
     assert fmt(text) == text
+
+
+def test_dropping_an_expectation_round_trips():
+    text = "network d = base {\n    expect params none\n    expect flops  none\n}\n"
+    assert fmt(text) == text and parse(text).decls[0].body[0].quantity is None
