@@ -121,10 +121,11 @@ def _statements(decl: syn.NetworkDecl, namespace: Namespace, seen: tuple[str, ..
     base = decl.base
     if base.name in namespace.families:
         family = namespace.families[base.name]
-        # A family's arguments may name a declared shortcut: `fam(shortcut = D)`.
-        words = {name: Symbol(name) for name in namespace.shortcuts}
+        # A family's arguments may name a declared shortcut or block: `fam(shortcut = D,
+        # block = se_bottleneck)`, and so may its parameters' defaults.
+        words = {name: Symbol(name) for name in (*namespace.shortcuts, *namespace.blocks)}
         env = bind_params(family.params, base.args or [], words, f"family '{family.name}'",
-                          base.span)
+                          base.span, words=words)
         statements = list(family.body)
     elif base.name in namespace.networks:
         if base.args:

@@ -58,6 +58,8 @@ def expr(node: syn.Expr, parent: int = 0, right_side: bool = False) -> str:
 
 
 def _arg(arg: syn.Arg, keyword: str = " = ") -> str:
+    if isinstance(arg.value, syn.Call):  # a block given as a family's argument
+        return (f"{arg.name} = " if arg.name else "") + call(arg.value)
     if arg.name is None:
         return expr(arg.value)
     value = expr(arg.value)
@@ -199,6 +201,8 @@ def _net_stmt(stmt) -> str:
         return f"{'shortcut':<{_SCALAR_PAD}}{expr(stmt.value)}"
     if isinstance(stmt, syn.SectionStmt):
         prefix = stmt.role + (f" {stmt.name}" if stmt.name else "") + _container(stmt)
+        if stmt.call is not None:
+            return f"{prefix}: {call(stmt.call)}"
         return _braced(prefix, _body_lines(stmt.body), 0)
     if isinstance(stmt, syn.StageStmt):
         options = "".join(f", {_arg(o, keyword=' ')}" for o in stmt.options)
@@ -248,6 +252,10 @@ def _decl_text(decl) -> str:
         return _net_body(_signature("family", decl), decl.body)
     if isinstance(decl, syn.NetworkDecl):
         head = f"network {decl.name}" + (f" = {call(decl.base)}" if decl.base else "")
+        if decl.base and decl.base.args and len(head) > LINE_WIDTH:
+            # a long family call wraps under its first argument
+            head = wrap(f"network {decl.name} = {decl.base.name}(",
+                        [_arg(a) for a in decl.base.args], ")")
         return head if decl.body is None else _net_body(head, decl.body)
     if isinstance(decl, syn.RecipeDecl):
         head = f"recipe {decl.name}" + (f" = {decl.base}" if decl.base else "")

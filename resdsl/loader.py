@@ -19,7 +19,7 @@ from typing import Callable
 from . import syntax as syn
 from .diagnostics import ResdslFileError, ResdslImportError, ResdslValidationError, Span
 from .catalog import builtin_names
-from .expressions import did_you_mean
+from .expressions import BlockValue, Symbol, describe, did_you_mean
 from .limits import MAX_FILE_BYTES, MAX_IMPORT_DEPTH, paused_gc
 from .parser import parse
 
@@ -51,6 +51,20 @@ class Namespace:
     def merge(self, other: Namespace) -> None:
         for name in TABLES.values():
             getattr(self, name).update(getattr(other, name))
+
+    def block_called(self, call: syn.Call, env) -> tuple[syn.BlockDecl, BlockValue | None]:
+        """The block `N x name(...)` or `stem: name()` calls: the block a family's
+        parameter `name` holds (`block = bottleneck(stride_on = 3x3)`, with the arguments
+        given in advance), else the block declared as `name`."""
+        value = env.get(call.name)
+        if isinstance(value, Symbol):
+            value = BlockValue(value.name)
+        if isinstance(value, BlockValue):
+            return self.lookup("blocks", value.name, call.span, "block"), value
+        if value is not None:
+            raise ResdslValidationError(f"'{call.name}' is {describe(value)}, not a block",
+                                        call.span)
+        return self.lookup("blocks", call.name, call.span, "block"), None
 
     def lookup(self, table: str, name: str, span: Span | None, what: str):
         entries = getattr(self, table)

@@ -16,11 +16,12 @@ from . import syntax as syn
 from .blocks import lower_block
 from .diagnostics import Diagnostic, ErrorCollector, ResdslError, ResdslValidationError, Span
 from .expand import NetworkPlan, expand, select_network
-from .expressions import EvalValue, Symbol, as_int, describe, did_you_mean, evaluate
+from .expressions import EvalValue, Symbol, as_int, bind_params, describe, did_you_mean, evaluate
 from .ir.layers import check_label
 from .limits import MAX_CHANNELS, MAX_PATH_PARTS, MAX_SPATIAL, MAX_TOLERANCE, paused_gc
 from .loader import Namespace, Program
 from .recipes import check_recipe, lower_recipe
+from .rules import GRAPH
 from .scopes import Budget, Context, Scope, check_unique, expand_items, name_by_kind, \
     name_by_position, size_of
 
@@ -213,10 +214,11 @@ class _Sections:
     errors: ErrorCollector
     next_index: dict[str, int] = field(default_factory=dict)  # container -> next position
     container_names: dict[str, set] = field(default_factory=dict)  # container -> names in it
+    envs: dict[int, dict] = field(default_factory=dict)  # a stem's block's arguments, by id
 
     def lower(self, shape: ir.Shape, option: str) -> list[ir.Stage]:
-        sections = self.plan.sections()
         try:
+            sections = [self._spliced(role, stmt) for role, stmt in self.plan.sections()]
             self._reserve(sections)
             top = self._top_level_names(sections)
         except ResdslError as error:
@@ -235,12 +237,32 @@ class _Sections:
             shape = stage.out_shape
         return stages
 
+    def _spliced(self, role: str, stmt):
+        """`stem conv1: deep_stem()`: the block's items as the stem's, evaluated with the
+        block's arguments; a block that merges or gates has no place there."""
+        if getattr(stmt, "call", None) is None:
+            return role, stmt
+        decl, preset = self.context.ns.block_called(stmt.call, self.env)
+        graph = next((i for i in decl.body if getattr(i, "layer", None) in GRAPH), None)
+        if graph is not None:
+            raise ResdslValidationError(
+                f"block '{decl.name}' has a '{graph.layer}': a stem is a list of layers, with "
+                "no shortcut", stmt.call.span, notes=(f"the '{graph.layer}' is at {graph.span}",))
+        args = bind_params(decl.params, stmt.call.args or [], self.env, f"block '{decl.name}'",
+                           stmt.call.span, preset=preset)
+        spliced = replace(stmt, body=decl.body)
+        self.envs[id(spliced)] = args
+        return role, spliced
+
+    def _env(self, stmt) -> dict:
+        return self.envs.get(id(stmt), self.env)
+
     def _reserve(self, sections) -> None:
         """Refuse too many blocks or layers before building any, at the repeat that
         asks for them."""
         for _, stmt in sections:
             for item in [stmt.repeat] if isinstance(stmt, syn.StageStmt) else stmt.body:
-                blocks, layers = size_of([item], self.env, self.context.ns)
+                blocks, layers = size_of([item], self._env(stmt), self.context.ns)
                 where = item.count.span if isinstance(item, syn.RepeatStmt) else item.span
                 self.context.budget.reserve(blocks, layers, where)
         self.context.budget = Budget()  # counted again as they are built
@@ -249,7 +271,7 @@ class _Sections:
         """Stem and head layers share the network's top level (conv1, bn1, ..., fc) with
         the containers of the stages (layer1, features, stages, ...): named together.
         Returns the names of each top-level section's items, by id of its statement."""
-        top = [(stmt, expand_items(stmt.body, self.env)) for role, stmt in sections
+        top = [(stmt, expand_items(stmt.body, self._env(stmt))) for role, stmt in sections
                if role != "stage" and not stmt.module]
         planned = [p for _, items in top for p in items]
         name_by_kind(planned)
@@ -271,7 +293,7 @@ class _Sections:
             planned = expand_items([stmt.repeat], self.env)
         else:
             fixed = {}
-            planned = expand_items(stmt.body, self.env)
+            planned = expand_items(stmt.body, self._env(stmt))
         if module:
             _check_not_nested(module, self.next_index, stmt)
             # Sections sharing a container number on where the last one stopped, and
@@ -281,7 +303,7 @@ class _Sections:
         else:
             for p, name in zip(planned, top[id(stmt)]):
                 p.name = name
-        items = Scope(self.context, self.env, option, fixed).lower(planned, shape)
+        items = Scope(self.context, self._env(stmt), option, fixed).lower(planned, shape)
         out = items[-1].out_shape if items else shape
         return ir.Stage(name=stmt.name or role, role=role, module=module, items=items,
                         in_shape=shape, out_shape=out, span=stmt.span)

@@ -348,6 +348,9 @@ class _ToSyntax(Transformer):
 
     # calls and layers
     def positional_arg(self, meta, c): return syn.Arg(value=c[0], span=self._at(meta))
+
+    def block_value(self, meta, c):
+        return syn.Call(name=str(c[0]), args=c[1] or [], span=self._at(meta))
     def keyword_arg(self, meta, c): return syn.Arg(name=str(c[0]), value=c[1], span=self._at(meta))
     def option(self, meta, c): return syn.Arg(name=str(c[0]), value=c[1], span=self._at(meta))
     def layer_arg(self, meta, c): return c[0]
@@ -384,6 +387,11 @@ class _ToSyntax(Transformer):
     def stem_stmt(self, meta, c): return self._section("stem", meta, c)
     def head_stmt(self, meta, c): return self._section("head", meta, c)
     def stage_body_stmt(self, meta, c): return self._section("stage", meta, c)
+
+    def stem_call(self, meta, c):
+        name, module, call = c
+        return syn.SectionStmt(role="stem", name=_text(name), module=module, body=[], call=call,
+                               span=self._at(meta))
 
     def _section(self, role, meta, c):
         name, module, body = c

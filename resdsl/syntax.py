@@ -104,15 +104,16 @@ def children(expr: Expr) -> tuple[Expr, ...]:
 
 # ---- calls, layers, bodies ---------------------------------------------------------
 @dataclass(frozen=True, kw_only=True)
-class Arg(Node):
-    name: str | None = None  # keyword (call) or option name (layer); None if positional
-    value: Expr
-
-
-@dataclass(frozen=True, kw_only=True)
 class Call(Node):
     name: str
     args: list[Arg] | None = None  # None: written without parentheses
+
+
+@dataclass(frozen=True, kw_only=True)
+class Arg(Node):
+    name: str | None = None  # keyword (call) or option name (layer); None if positional
+    # A Call only as a family's argument: a block with arguments given in advance.
+    value: Expr | Call
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -181,13 +182,15 @@ class ShortcutStmt(Statement):
 
 @dataclass(frozen=True, kw_only=True)
 class SectionStmt(Statement):
-    """`stem [name] { ... }`, `stage name { ... }` and `head [name] { ... }`."""
+    """`stem [name] { ... }`, `stage name { ... }` and `head [name] { ... }`; also
+    `stem [name]: block(args)`, a block's layers as the stem."""
 
     kind: Literal["section"] = "section"
     role: Literal["stem", "stage", "head"]
     name: str | None = None
     module: str | None = None  # `in stages.0.blocks`: the module holding its items
     body: list[BodyItem]
+    call: Call | None = None  # `stem conv1: deep_stem()`: its items are the block's
 
 
 @dataclass(frozen=True, kw_only=True)

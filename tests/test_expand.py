@@ -143,3 +143,51 @@ def test_an_error_in_an_inherited_statement_names_the_users_line(tmp_path):
     diag = caught.value.diagnostics[0]
     assert diag.span.line == 8 and "network 'mine' inherits it from 'base' at same.res:13:16" \
         in diag.notes
+
+
+BLOCKS_FAMILY = """
+family f(r, blk = basic, stem = imagenet_stem, shortcut = B) {
+    input    3x64x64
+    classes  10
+    shortcut shortcut
+    stem conv1: stem()
+    stage s1: r x blk(16)
+    stage s2: r x blk(32), stride 2
+    head { avgpool; fc classes }
+}
+"""
+
+
+def test_a_family_takes_blocks_and_stems_as_arguments():
+    """timm's switches as arguments: the block (with arguments given in advance), the
+    stem, the shortcut. `blk = se_bottleneck` was `unknown name 'se_bottleneck'`."""
+    text = BLOCKS_FAMILY + """
+network plain = f(1)
+network se = f(1, blk = se_bottleneck, stem = deep_stem, shortcut = D)
+network next = f(2, blk = bottleneck(stride_on = 3x3, groups = 4, expansion = 2))
+"""
+    program = program_from_text(text)
+    plain, se, nxt = (lower(program, name) for name in ("plain", "se", "next"))
+    assert [b.block for b in plain.stages[1].blocks] == ["basic"]
+    assert [b.block for b in se.stages[1].blocks] == ["se_bottleneck"] and se.shortcut == "D"
+    assert [i.name for i in plain.stages[0].items] == ["conv1", "bn1", "relu", "maxpool"]
+    assert [i.name for i in se.stages[0].items] == ["conv1", "bn1", "relu", "maxpool"]
+    assert se.stages[0].items[0].kind == "group" and len(se.stages[0].items[0].items) == 7
+    assert nxt.stages[2].blocks[0].args == {"width": 32, "stride": 2, "expansion": 2,
+                                            "stride_on": (3, 3), "groups": 4}
+
+
+def test_a_stem_written_as_a_block_is_the_blocks_layers():
+    text = """
+network n {
+    input    3x64x64
+    classes  10
+    stem conv1 in stem: deep_stem(width = 8)
+    head { avgpool; fc classes }
+}
+"""
+    net = lower(program_from_text(text))
+    stem = net.stages[0]
+    assert (stem.name, stem.module, stem.out_shape) == ("conv1", "stem", (16, 16, 16))
+    # in a container of its own, numbered by position where the block leaves no label
+    assert [i.name for i in stem.items] == ["conv1", "bn1", "2", "3"]

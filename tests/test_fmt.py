@@ -11,6 +11,7 @@ import shutil
 
 import pytest
 
+from resdsl import syntax as syn
 from resdsl.diagnostics import ResdslError
 from resdsl.fmt import format_module
 from resdsl.loader import load_program
@@ -236,3 +237,12 @@ def test_a_comment_before_a_closing_brace_stays_in_its_body():
 def test_dropping_an_expectation_round_trips():
     text = "network d = base {\n    expect params none\n    expect flops  none\n}\n"
     assert fmt(text) == text and parse(text).decls[0].body[0].quantity is None
+
+
+def test_blocks_as_arguments_and_stems_from_blocks_round_trip():
+    text = ("family f(r, blk = basic, stem = deep_stem) {\n    stem conv1: stem()\n"
+            "    stem in s: deep_stem\n    stage s1: r x blk(16)\n}\n\n"
+            "network n = f(1, blk = bottleneck(stride_on = 3x3, groups = 4), stem = imagenet_stem)\n")
+    assert fmt(text) == text
+    network = parse(text).decls[1]
+    assert isinstance(network.base.args[1].value, syn.Call)

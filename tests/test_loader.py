@@ -104,9 +104,9 @@ def test_an_unknown_block_gets_a_suggestion():
 def test_an_import_names_a_built_in_spec_when_no_file_sits_beside_the_importer(tmp_path):
     """`import "timm/timm.res"` from anywhere: the shipped spec, with no note."""
     spec = tmp_path / "mine.res"
-    spec.write_text('import "timm/timm.res"\nnetwork r = resnet_d(1, 1, 1, 1)\n')
+    spec.write_text('import "timm/timm.res"\nnetwork r = timm_resnet(1, 1, 1, 1)\n')
     program = load_program(spec)
-    assert "resnet_d" in program.namespace.families and program.notes == []
+    assert "timm_resnet" in program.namespace.families and program.notes == []
     # also by its file name alone, as the command line takes it, and rebuilt from the
     # sources a model file carries, without the disk
     spec.write_text('import "cifar.res"\nnetwork r = cifar_resnet(n = 1)\n')
