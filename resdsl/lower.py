@@ -215,6 +215,7 @@ class _Sections:
     next_index: dict[str, int] = field(default_factory=dict)  # container -> next position
     container_names: dict[str, set] = field(default_factory=dict)  # container -> names in it
     envs: dict[int, dict] = field(default_factory=dict)  # a stem's block's arguments, by id
+    stem_blocks: dict[int, str] = field(default_factory=dict)  # and the block's name
 
     def lower(self, shape: ir.Shape, option: str) -> list[ir.Stage]:
         try:
@@ -231,7 +232,7 @@ class _Sections:
                 roots = _check_contiguous(roots, module_of(role, stmt, index), stmt)
                 stage = self._stage(role, stmt, index, shape, option, top)
             except ResdslError as error:
-                self.errors.record(error)
+                self.errors.record(self._at_stem_call(error, stmt))
                 break  # later stages depend on this one's output shape
             stages.append(stage)
             shape = stage.out_shape
@@ -252,7 +253,17 @@ class _Sections:
                            stmt.call.span, preset=preset)
         spliced = replace(stmt, body=decl.body)
         self.envs[id(spliced)] = args
+        self.stem_blocks[id(spliced)] = decl.name
         return role, spliced
+
+    def _at_stem_call(self, error: ResdslError, stmt) -> ResdslError:
+        """An error in a stem's block depends on the call: shown there, as a block's is."""
+        inner = error.diagnostics[0]
+        if id(stmt) not in self.stem_blocks or _within(inner.span, stmt.span):
+            return error
+        return ResdslValidationError(
+            f"in block '{self.stem_blocks[id(stmt)]}': {inner.message}", stmt.call.span,
+            notes=(*inner.notes, f"the layer is at {inner.location()}"))
 
     def _env(self, stmt) -> dict:
         return self.envs.get(id(stmt), self.env)
