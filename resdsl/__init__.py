@@ -107,6 +107,6 @@ def create_model(name_or_path: str | Path, *, num_classes: int | None = None,
 def list_models(pattern: str | None = None) -> list[str]:
     """The built-in networks' names, as `create_model` takes them; `pattern` is
     shell-style (`"resnet*"`, `"timm/*"`). No torch needed."""
-    from .catalog import model_names
+    from .tables import model_names
 
     return model_names(pattern)

@@ -122,34 +122,3 @@ def _source(path: Path, root: Path) -> str:
         return path.parent.name
     first = path.read_text(encoding="utf-8").splitlines()[0] if path.stat().st_size else ""
     return first.lstrip("# ").split(":")[0].strip() if first.startswith("#") else ""
-
-
-def listing(pattern: str | None = None) -> list[dict]:
-    """`resdsl list`: every built-in network with its source, parameters, multiply-adds
-    and input, counted from the spec each time (nothing stored beside it)."""
-    from .analyzer import analyze
-    from .lower import lower
-
-    rows = []
-    for entry, program, decl, name in _networks(pattern):
-        report = analyze(lower(program, decl.name))
-        rows.append({"name": name, "source": entry.source, "params": report.params,
-                     "flops": report.flops, "input": report.input})
-    return rows
-
-
-def model_names(pattern: str | None = None) -> list[str]:
-    """`resdsl.list_models`: every built-in network's name as `create_model` takes it
-    (`resnet34`; `FILE:NETWORK` where a file's network is not named after the file)."""
-    return [name for *_, name in _networks(pattern)]
-
-
-def _networks(pattern: str | None):
-    """(entry, program, declaration, name) of every network of the built-in specs."""
-    from .loader import load_program
-
-    for entry in entries(pattern):
-        program = load_program(entry.path)
-        for decl in program.networks:
-            name = entry.name if decl.name == entry.path.stem else f"{entry.name}:{decl.name}"
-            yield entry, program, decl, name

@@ -152,12 +152,22 @@ def spec_and_network(spec: str | Path, network: str | None = None) -> tuple[Path
     return found.path, network
 
 
-def load_network(spec: str | Path, network: str | None = None, input: str | None = None):
+def load_spec(path: Path):
+    """The program of a spec file (as `spec_and_network` found it), its notes (a local
+    import hiding a built-in spec) said."""
     from .loader import load_program
+
+    program = load_program(path)
+    for note in program.notes:
+        err.print(f"note: {note}", markup=False)
+    return program
+
+
+def load_network(spec: str | Path, network: str | None = None, input: str | None = None):
     from .lower import lower
 
     path, network = spec_and_network(spec, network)
-    return lower(load_program(path), network, parse_input(input))
+    return lower(load_spec(path), network, parse_input(input))
 
 
 # ---- check ------------------------------------------------------------------------------
@@ -167,7 +177,6 @@ def check(specs: List[str] = SPECS, network: Optional[str] = NETWORK,
           max_memory: Optional[str] = MAX_MEMORY) -> None:
     """Validate specs and evaluate their `expect` lines; a network too large to build
     fails here as it would in `build`."""
-    from .loader import load_program
     from .lower import lower
 
     failed, printed = False, 0
@@ -178,7 +187,7 @@ def check(specs: List[str] = SPECS, network: Optional[str] = NETWORK,
             break
         try:
             path, name = spec_and_network(spec, network)
-            program = load_program(path)
+            program = load_spec(path)
             names = [name] if name else [d.name for d in program.networks]
             if not names:
                 out.print(f"[green]ok[/]    {spec}  (no network: declarations only)")
@@ -299,9 +308,8 @@ def export(spec: str = SPEC,
 def _block_docs(spec: str) -> dict[str, str]:
     """The comments above each block of a spec and its imports, for docstrings."""
     from .export import block_docs
-    from .loader import load_program
 
-    return block_docs(load_program(spec_path(spec)).namespace)
+    return block_docs(load_spec(spec_path(spec)).namespace)
 
 
 # ---- summary, diff, list ------------------------------------------------------------------
@@ -372,8 +380,7 @@ def list_specs(pattern: Optional[str] = typer.Argument(None, metavar="[PATTERN]"
     """The built-in specs: name, source, parameters and multiply-adds (computed)."""
     import json
 
-    from .catalog import listing
-    from .tables import list_table
+    from .tables import list_table, listing
 
     rows = listing(pattern)
     if as_json:

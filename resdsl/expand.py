@@ -8,7 +8,7 @@ says once what the network has: one input, one stem, its stages in order, ...
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from . import syntax as syn
 from .diagnostics import ErrorCollector, ResdslValidationError
@@ -32,6 +32,8 @@ class NetworkPlan:
     head: syn.SectionStmt | None = None
     expects: list[syn.ExpectStmt] = field(default_factory=list)
     train: syn.TrainStmt | None = None
+    # The statements it takes from its family or base network as they are written there.
+    inherited: list = field(default_factory=list)
 
     def sections(self) -> list[tuple[str, syn.SectionStmt | syn.StageStmt]]:
         """(role, statement) in the order they run: stem, stages, head."""
@@ -71,6 +73,8 @@ def _not_a_network(name: str, program: Program) -> tuple[str, ...]:
 def expand(decl: syn.NetworkDecl, namespace: Namespace) -> NetworkPlan:
     statements, env = _statements(decl, namespace, seen=())
     plan = NetworkPlan(decl, dict(env))
+    own = {id(stmt) for stmt in decl.body or []}
+    plan.inherited = [stmt for stmt in statements if id(stmt) not in own]
     errors = ErrorCollector()
     for stmt in statements:
         try:
@@ -117,10 +121,11 @@ def _statements(decl: syn.NetworkDecl, namespace: Namespace, seen: tuple[str, ..
     base = decl.base
     if base.name in namespace.families:
         family = namespace.families[base.name]
-        # A family's arguments may name a declared shortcut: `fam(shortcut = D)`.
-        words = {name: Symbol(name) for name in namespace.shortcuts}
+        # A family's arguments may name a declared shortcut or block: `fam(shortcut = D,
+        # block = se_bottleneck)`, and so may its parameters' defaults.
+        words = {name: Symbol(name) for name in (*namespace.shortcuts, *namespace.blocks)}
         env = bind_params(family.params, base.args or [], words, f"family '{family.name}'",
-                          base.span)
+                          base.span, words=words)
         statements = list(family.body)
     elif base.name in namespace.networks:
         if base.args:
@@ -145,6 +150,20 @@ def _statement_key(stmt) -> tuple:
     return (stmt.kind,)
 
 
+def _keeping(old, new):
+    """`new` in place of `old`, keeping what `new` does not say: a section's `in PATH`
+    and a stem's or head's name (`stage conv4_x: ...` over `stage conv4_x in
+    stages.2.blocks: ...` still goes in stages.2.blocks)."""
+    if not isinstance(new, (syn.SectionStmt, syn.StageStmt)):
+        return new
+    update = {}
+    if new.module is None and old.module is not None:
+        update["module"] = old.module
+    if new.name is None and getattr(old, "name", None) is not None:
+        update["name"] = old.name
+    return replace(new, **update) if update else new
+
+
 def _override(base: list, overrides: list) -> list:
     """A derived network replaces statements of its base with the same key."""
     result = list(base)
@@ -152,7 +171,7 @@ def _override(base: list, overrides: list) -> list:
     for stmt in overrides:
         key = _statement_key(stmt)
         if key in index:
-            result[index[key]] = stmt
+            result[index[key]] = _keeping(result[index[key]], stmt)
         elif key[0] == "stage":
             stages = [k[1] for k in index if k[0] == "stage"]
             raise ResdslValidationError(f"no stage '{key[1]}' to replace", stmt.span,

@@ -60,6 +60,11 @@ def expr(node: syn.Expr, parent: int = 0, right_side: bool = False) -> str:
         # Left-associative: a right operand of equal precedence needs its parentheses.
         needs = mine < parent or (mine == parent and right_side)
         return f"({text})" if needs else text
+    if isinstance(node, syn.Size):
+        return "x".join(p.text if isinstance(p, syn.Number) and p.text.isdigit() else f"({expr(p)})"
+                        for p in node.parts)
+    if isinstance(node, syn.Function):
+        return f"{node.name}({', '.join(expr(a) for a in node.args)})"
     if isinstance(node, syn.Conditional):
         return (f"({expr(node.then)} if {expr(node.left)} {node.compare} {expr(node.right)} "
                 f"else {expr(node.otherwise)})")
@@ -67,6 +72,8 @@ def expr(node: syn.Expr, parent: int = 0, right_side: bool = False) -> str:
 
 
 def _arg(arg: syn.Arg, keyword: str = " = ") -> str:
+    if isinstance(arg.value, syn.Call):  # a block given as a family's argument
+        return (f"{arg.name} = " if arg.name else "") + call(arg.value)
     if arg.name is None:
         return expr(arg.value)
     value = expr(arg.value)
@@ -208,6 +215,8 @@ def _net_stmt(stmt) -> str:
         return f"{'shortcut':<{_SCALAR_PAD}}{expr(stmt.value)}"
     if isinstance(stmt, syn.SectionStmt):
         prefix = stmt.role + (f" {stmt.name}" if stmt.name else "") + _container(stmt)
+        if stmt.call is not None:
+            return f"{prefix}: {call(stmt.call)}"
         return _braced(prefix, _body_lines(stmt.body), 0)
     if isinstance(stmt, syn.StageStmt):
         options = "".join(f", {_arg(o, keyword=' ')}" for o in stmt.options)
@@ -219,7 +228,7 @@ def _net_stmt(stmt) -> str:
                     ")" + options, indent=len(INDENT))
     if isinstance(stmt, syn.ExpectStmt):
         within = f" within {stmt.within}%" if stmt.within else ""
-        return f"expect {stmt.metric:<6} {stmt.quantity}{within}"
+        return f"expect {stmt.metric:<6} {stmt.quantity or 'none'}{within}"
     if isinstance(stmt, syn.TrainStmt):
         if stmt.fields is None:
             return f"train {stmt.recipe}"
@@ -257,6 +266,10 @@ def _decl_text(decl) -> str:
         return _net_body(_signature("family", decl), decl.body)
     if isinstance(decl, syn.NetworkDecl):
         head = f"network {decl.name}" + (f" = {call(decl.base)}" if decl.base else "")
+        if decl.base and decl.base.args and len(head) > LINE_WIDTH:
+            # a long family call wraps under its first argument
+            head = wrap(f"network {decl.name} = {decl.base.name}(",
+                        [_arg(a) for a in decl.base.args], ")")
         return head if decl.body is None else _net_body(head, decl.body)
     if isinstance(decl, syn.RecipeDecl):
         head = f"recipe {decl.name}" + (f" = {decl.base}" if decl.base else "")

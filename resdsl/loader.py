@@ -18,7 +18,8 @@ from typing import Callable
 
 from . import syntax as syn
 from .diagnostics import ResdslFileError, ResdslImportError, ResdslValidationError, Span
-from .expressions import did_you_mean
+from .catalog import builtin_names
+from .expressions import BlockValue, Symbol, describe, did_you_mean
 from .limits import MAX_FILE_BYTES, MAX_IMPORT_DEPTH, paused_gc
 from .parser import parse
 
@@ -51,6 +52,20 @@ class Namespace:
         for name in TABLES.values():
             getattr(self, name).update(getattr(other, name))
 
+    def block_called(self, call: syn.Call, env) -> tuple[syn.BlockDecl, BlockValue | None]:
+        """The block `N x name(...)` or `stem: name()` calls: the block a family's
+        parameter `name` holds (`block = bottleneck(stride_on = 3x3)`, with the arguments
+        given in advance), else the block declared as `name`."""
+        value = env.get(call.name)
+        if isinstance(value, Symbol):
+            value = BlockValue(value.name)
+        if isinstance(value, BlockValue):
+            return self.lookup("blocks", value.name, call.span, "block"), value
+        if value is not None:
+            raise ResdslValidationError(f"'{call.name}' is {describe(value)}, not a block",
+                                        call.span)
+        return self.lookup("blocks", call.name, call.span, "block"), None
+
     def lookup(self, table: str, name: str, span: Span | None, what: str):
         entries = getattr(self, table)
         if name not in entries:
@@ -69,6 +84,8 @@ class Program:
     # Every file read for it, by the path its spans name: the file itself and its imports.
     sources: dict[str, str] = field(default_factory=dict)
     base_dir: Path = field(default_factory=Path.cwd)  # where its imports are resolved from
+    # What the user should know but that is no error: a local file hiding a built-in spec.
+    notes: list[str] = field(default_factory=list)
 
     @cached_property
     def networks(self) -> list[syn.NetworkDecl]:
@@ -84,6 +101,10 @@ class Program:
 Reader = Callable[[Path], str]
 
 
+class MissingFileError(ResdslFileError):
+    """No file there (where an import may then name a built-in spec)."""
+
+
 def read_spec(path: str | Path) -> str:
     """The text of a spec file, or a ResdslFileError that says what is wrong with it."""
     path, shown = Path(path), str(path)
@@ -97,7 +118,7 @@ def read_spec(path: str | Path) -> str:
         with path.open("rb") as file:
             data = file.read(MAX_FILE_BYTES + 1)
     except FileNotFoundError:
-        raise ResdslFileError("no such file", file=shown) from None
+        raise MissingFileError("no such file", file=shown) from None
     except (OSError, ValueError, RuntimeError) as error:  # ValueError: a NUL byte in the path
         reason = getattr(error, "strerror", None) or error
         raise ResdslFileError(f"cannot read file: {reason}", file=shown) from None
@@ -151,7 +172,7 @@ def program_from_sources(path: str, base_dir: str | Path, sources: dict[str, str
     imports are resolved from `base_dir` as they were, and looked up among `sources`."""
     def read(target: Path) -> str:
         if str(target) not in sources:
-            raise ResdslFileError("is not among the sources this file carries", file=str(target))
+            raise MissingFileError("is not among the sources this file carries", file=str(target))
         return sources[str(target)]
 
     if path not in sources:
@@ -170,16 +191,17 @@ def program_from_text(text: str, path: str = "<string>", base_dir: Path | None =
     namespace = prelude_namespace()
     base_dir = base_dir or Path.cwd()
     loaded = {} if loaded is None else loaded
-    sources = {path: text}
+    sources, notes = {path: text}, []
     for decl in module.decls:
         if isinstance(decl, syn.ImportDecl):
             imported = _import(decl, base_dir, importing, loaded, reader)
             namespace.merge(imported.namespace)
             sources.update(imported.sources)
+            notes += [n for n in imported.notes if n not in notes]
     _check_duplicates(module)
     namespace.add_module(module)
     _check(module, namespace)
-    return Program(module, namespace, text, sources, base_dir)
+    return Program(module, namespace, text, sources, base_dir, notes)
 
 
 def _check(module: syn.Module, namespace: Namespace) -> None:
@@ -195,6 +217,9 @@ def _import(decl: syn.ImportDecl, base_dir: Path, importing: tuple[Path, ...],
     except (OSError, ValueError, RuntimeError) as error:  # too long, a NUL, a symlink loop
         reason = getattr(error, "strerror", None) or error
         raise ResdslImportError(f"cannot import \"{decl.path}\": {reason}", decl.span) from None
+    text = note = None
+    if target not in importing and target not in loaded:  # a file imported twice is read once
+        text, target, note = _read_import(decl, target, reader)
     if target in importing:
         chain = " -> ".join(p.name for p in (*importing, target))
         raise ResdslImportError(f"import cycle: {chain}", decl.span)
@@ -202,15 +227,42 @@ def _import(decl: syn.ImportDecl, base_dir: Path, importing: tuple[Path, ...],
         return loaded[target]
     if len(importing) >= MAX_IMPORT_DEPTH:
         raise ResdslImportError(f"imports nested more than {MAX_IMPORT_DEPTH} files deep", decl.span)
+    program = program_from_text(text, str(target), target.parent, (*importing, target), loaded,
+                                reader)
+    if note and note not in program.notes:
+        program.notes.insert(0, note)
+    loaded[target] = program
+    return program
+
+
+def _read_import(decl: syn.ImportDecl, target: Path, reader: Reader) -> tuple[str, Path, str | None]:
+    """The imported text and the file it came from: the file beside the importer, or,
+    where there is none, the built-in spec of that name (`import "timm/timm.res"`).
+    A local file hiding a built-in one is read, with a note that says so."""
+    builtin = builtin_names().get(decl.path.removesuffix(".res"))
     try:
         text = reader(target)
+    except MissingFileError as error:
+        if builtin is None:
+            raise ResdslImportError(f"cannot import \"{decl.path}\": {error.message} ({target})",
+                                    decl.span) from None
+        return _read_import_at(decl, builtin.resolve(), reader), builtin.resolve(), None
     except ResdslFileError as error:
         raise ResdslImportError(f"cannot import \"{decl.path}\": {error.message} ({target})",
                                 decl.span) from None
-    program = program_from_text(text, str(target), target.parent, (*importing, target), loaded,
-                                reader)
-    loaded[target] = program
-    return program
+    note = None
+    if builtin is not None and builtin.resolve() != target:
+        note = (f"{decl.span}: import \"{decl.path}\" reads the local file {target}, not the "
+                f"built-in spec of that name ({builtin})")
+    return text, target, note
+
+
+def _read_import_at(decl: syn.ImportDecl, target: Path, reader: Reader) -> str:
+    try:
+        return reader(target)
+    except ResdslFileError as error:
+        raise ResdslImportError(f"cannot import \"{decl.path}\": {error.message} ({target})",
+                                decl.span) from None
 
 
 def _check_duplicates(module: syn.Module) -> None:

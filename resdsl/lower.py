@@ -9,18 +9,19 @@ statements are collected, so one run shows several.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from . import ir
 from . import syntax as syn
 from .blocks import lower_block
-from .diagnostics import ErrorCollector, ResdslError, ResdslValidationError, Span
+from .diagnostics import Diagnostic, ErrorCollector, ResdslError, ResdslValidationError, Span
 from .expand import NetworkPlan, expand, select_network
-from .expressions import EvalValue, Symbol, as_int, describe, did_you_mean, evaluate
+from .expressions import EvalValue, Symbol, as_int, bind_params, describe, did_you_mean, evaluate
 from .ir.layers import check_label
 from .limits import MAX_CHANNELS, MAX_PATH_PARTS, MAX_SPATIAL, MAX_TOLERANCE, paused_gc
 from .loader import Namespace, Program
 from .recipes import check_recipe, lower_recipe
+from .rules import GRAPH
 from .scopes import Budget, Context, Scope, check_unique, expand_items, name_by_kind, \
     name_by_position, size_of
 
@@ -37,7 +38,11 @@ def lower(program: Program, network: str | None = None,
     """
     plan = expand(select_network(program, network), program.namespace)
     with paused_gc():
-        net = lower_plan(plan, program.namespace, input_override, classes, channels)
+        try:
+            net = lower_plan(plan, program.namespace, input_override, classes, channels)
+        except ResdslError as error:
+            raise type(error)(error.message, diagnostics=[
+                inherited_at_user(d, plan) for d in error.diagnostics]) from None
     # The input as lowered when it was overridden: channels alone fix a whole shape.
     override = net.input if input_override or channels else None
     origin = ir.Origin(path=program.module.path, base_dir=str(program.base_dir),
@@ -76,6 +81,36 @@ def lower_plan(plan: NetworkPlan, ns: Namespace, input_override=None,
                          stages=stages, expects=expects, recipe=recipe, span=plan.decl.span)
     _check_output(network)
     return network
+
+
+def inherited_at_user(diag: Diagnostic, plan: NetworkPlan) -> Diagnostic:
+    """An error in a statement the network inherits names the user's line: where the
+    statement sits in another file (a shipped spec), the error is shown at the network's
+    `= base` and says where the statement is; in the same file, a note names that line."""
+    stmt = next((s for s in plan.inherited if _within(diag.span, s.span)), None)
+    where = plan.decl.base.span if plan.decl.base else None
+    if stmt is None or where is None:
+        return diag
+    inherits = f"network '{plan.decl.name}' inherits it from '{plan.decl.base.name}'"
+    if diag.span.file == where.file:
+        return replace(diag, notes=(*diag.notes, f"{inherits} at {where}"))
+    own = [f"{_statement_words(s)} at {s.span}" for s in plan.decl.body or [] if s.span]
+    changes = (f"'{plan.decl.name}' writes {', '.join(own[:3])}",) if own else ()
+    return Diagnostic(f"in {_statement_words(stmt)} of '{plan.decl.base.name}': "
+                      f"{diag.message}", where,
+                      notes=(*diag.notes, f"the statement is at {diag.span}", *changes))
+
+
+def _statement_words(stmt) -> str:
+    role = getattr(stmt, "role", "stage" if stmt.kind == "stage" else None)
+    if role == "stage":
+        return f"stage '{stmt.name}'"
+    return f"the {role}" if role else f"the `{stmt.kind}` statement"
+
+
+def _within(inner: Span | None, outer: Span | None) -> bool:
+    return inner is not None and outer is not None and inner.file == outer.file and \
+        (outer.line, outer.col) <= (inner.line, inner.col) <= (outer.end_line, outer.end_col)
 
 
 def _guard(errors: ErrorCollector, function, *args):
@@ -143,10 +178,14 @@ def quantity(text: str) -> tuple[float, float]:
 
 
 
-def lower_expect(stmt: syn.ExpectStmt) -> ir.Expect:
+def lower_expect(stmt: syn.ExpectStmt) -> ir.Expect | None:
+    """The expectation, or None for `expect params none` (a derived network drops the
+    one it inherits)."""
     if stmt.metric not in ("params", "flops"):
         raise ResdslValidationError(f"cannot expect '{stmt.metric}' (params or flops)", stmt.span,
                                     notes=did_you_mean(stmt.metric, ("params", "flops")))
+    if stmt.quantity is None:
+        return None
     value, tolerance = quantity(stmt.quantity)
     if stmt.within is not None:
         if not stmt.within[-1].isdigit():  # `within 5M %`: the grammar's quantity
@@ -185,10 +224,12 @@ class _Sections:
     errors: ErrorCollector
     next_index: dict[str, int] = field(default_factory=dict)  # container -> next position
     container_names: dict[str, set] = field(default_factory=dict)  # container -> names in it
+    envs: dict[int, dict] = field(default_factory=dict)  # a stem's block's arguments, by id
+    stem_blocks: dict[int, str] = field(default_factory=dict)  # and the block's name
 
     def lower(self, shape: ir.Shape, option: str) -> list[ir.Stage]:
-        sections = self.plan.sections()
         try:
+            sections = [self._spliced(role, stmt) for role, stmt in self.plan.sections()]
             self._reserve(sections)
             top = self._top_level_names(sections)
         except ResdslError as error:
@@ -201,18 +242,48 @@ class _Sections:
                 roots = _check_contiguous(roots, module_of(role, stmt, index), stmt)
                 stage = self._stage(role, stmt, index, shape, option, top)
             except ResdslError as error:
-                self.errors.record(error)
+                self.errors.record(self._at_stem_call(error, stmt))
                 break  # later stages depend on this one's output shape
             stages.append(stage)
             shape = stage.out_shape
         return stages
+
+    def _spliced(self, role: str, stmt):
+        """`stem conv1: deep_stem()`: the block's items as the stem's, evaluated with the
+        block's arguments; a block that merges or gates has no place there."""
+        if getattr(stmt, "call", None) is None:
+            return role, stmt
+        decl, preset = self.context.ns.block_called(stmt.call, self.env)
+        graph = next((i for i in decl.body if getattr(i, "layer", None) in GRAPH), None)
+        if graph is not None:
+            raise ResdslValidationError(
+                f"block '{decl.name}' has a '{graph.layer}': a stem is a list of layers, with "
+                "no shortcut", stmt.call.span, notes=(f"the '{graph.layer}' is at {graph.span}",))
+        args = bind_params(decl.params, stmt.call.args or [], self.env, f"block '{decl.name}'",
+                           stmt.call.span, preset=preset)
+        spliced = replace(stmt, body=decl.body)
+        self.envs[id(spliced)] = args
+        self.stem_blocks[id(spliced)] = decl.name
+        return role, spliced
+
+    def _at_stem_call(self, error: ResdslError, stmt) -> ResdslError:
+        """An error in a stem's block depends on the call: shown there, as a block's is."""
+        inner = error.diagnostics[0]
+        if id(stmt) not in self.stem_blocks or _within(inner.span, stmt.span):
+            return error
+        return ResdslValidationError(
+            f"in block '{self.stem_blocks[id(stmt)]}': {inner.message}", stmt.call.span,
+            notes=(*inner.notes, f"the layer is at {inner.location()}"))
+
+    def _env(self, stmt) -> dict:
+        return self.envs.get(id(stmt), self.env)
 
     def _reserve(self, sections) -> None:
         """Refuse too many blocks or layers before building any, at the repeat that
         asks for them."""
         for _, stmt in sections:
             for item in [stmt.repeat] if isinstance(stmt, syn.StageStmt) else stmt.body:
-                blocks, layers = size_of([item], self.env, self.context.ns)
+                blocks, layers = size_of([item], self._env(stmt), self.context.ns)
                 where = item.count.span if isinstance(item, syn.RepeatStmt) else item.span
                 self.context.budget.reserve(blocks, layers, where)
         self.context.budget = Budget()  # counted again as they are built
@@ -221,7 +292,7 @@ class _Sections:
         """Stem and head layers share the network's top level (conv1, bn1, ..., fc) with
         the containers of the stages (layer1, features, stages, ...): named together.
         Returns the names of each top-level section's items, by id of its statement."""
-        top = [(stmt, expand_items(stmt.body, self.env)) for role, stmt in sections
+        top = [(stmt, expand_items(stmt.body, self._env(stmt))) for role, stmt in sections
                if role != "stage" and not stmt.module]
         planned = [p for _, items in top for p in items]
         name_by_kind(planned)
@@ -243,7 +314,7 @@ class _Sections:
             planned = expand_items([stmt.repeat], self.env)
         else:
             fixed = {}
-            planned = expand_items(stmt.body, self.env)
+            planned = expand_items(stmt.body, self._env(stmt))
         if module:
             _check_not_nested(module, self.next_index, stmt)
             # Sections sharing a container number on where the last one stopped, and
@@ -253,7 +324,7 @@ class _Sections:
         else:
             for p, name in zip(planned, top[id(stmt)]):
                 p.name = name
-        items = Scope(self.context, self.env, option, fixed).lower(planned, shape)
+        items = Scope(self.context, self._env(stmt), option, fixed).lower(planned, shape)
         out = items[-1].out_shape if items else shape
         return ir.Stage(name=stmt.name or role, role=role, module=module, items=items,
                         in_shape=shape, out_shape=out, span=stmt.span)

@@ -156,11 +156,12 @@ def _check_depth(tree: Tree, path: str) -> None:
 _TERMINAL_WORDS = {
     "NAME": "a name", "INT": "a number", "DECIMAL": "a number", "DIMS": "a size such as 3x3",
     "SIZE": "a quantity such as 21.8M", "STRING": 'a quoted file name such as "cifar.res"',
-    "COMPARE": "'==' or '!='", "_NL": "a new line", "$END": "the end of the file",
+    "COMPARE": "a comparison ('==', '!=', '<', '<=', '>', '>=')", "SIZE_X": "'x'", "_NL": "a new line", "$END": "the end of the file",
 }
 
 
 _OPERATORS = {"+", "-", "*", "/", "//"}
+_FUNCTIONS = {"max", "min", "round_to"}
 
 
 def _describe_expected(names: set[str]) -> str:
@@ -170,6 +171,8 @@ def _describe_expected(names: set[str]) -> str:
         term = terminals.get(name)
         if term is not None and term.pattern.type == "str" and term.pattern.value in _OPERATORS:
             words.append("an operator")
+        elif term is not None and term.pattern.value in _FUNCTIONS and "NAME" in names:
+            continue  # where a function may stand, so may a name: "a name" says it
         elif name in _TERMINAL_WORDS:
             words.append(_TERMINAL_WORDS[name])
         elif term is not None and term.pattern.type == "str":
@@ -324,6 +327,19 @@ class _ToSyntax(Transformer):
         return syn.BinOp(op=op, left=c[0], right=c[1], span=self._at(meta))
 
     def neg(self, meta, c): return syn.Neg(operand=c[0], span=self._at(meta))
+    def function(self, meta, c): return str(c[0])
+
+    def function_call(self, meta, c):
+        return syn.Function(name=c[0], args=tuple(c[1:]), span=self._at(meta))
+
+    def size(self, meta, c):
+        parts = tuple(part for part in c if not isinstance(part, Token))
+        if all(isinstance(p, syn.Number) and p.text.isdigit() for p in parts):
+            # `(3)x3` is the size 3x3, written as fmt writes it back
+            token = Token("DIMS", "x".join(p.text for p in parts), line=meta.line,
+                          column=meta.column, end_line=meta.end_line, end_column=meta.end_column)
+            return _dims(token, self.path)
+        return syn.Size(parts=parts, span=self._at(meta))
 
     def conditional(self, meta, c):
         then, left, compare, right, otherwise = c
@@ -332,6 +348,9 @@ class _ToSyntax(Transformer):
 
     # calls and layers
     def positional_arg(self, meta, c): return syn.Arg(value=c[0], span=self._at(meta))
+
+    def block_value(self, meta, c):
+        return syn.Call(name=str(c[0]), args=c[1] or [], span=self._at(meta))
     def keyword_arg(self, meta, c): return syn.Arg(name=str(c[0]), value=c[1], span=self._at(meta))
     def option(self, meta, c): return syn.Arg(name=str(c[0]), value=c[1], span=self._at(meta))
     def layer_arg(self, meta, c): return c[0]
@@ -369,6 +388,11 @@ class _ToSyntax(Transformer):
     def head_stmt(self, meta, c): return self._section("head", meta, c)
     def stage_body_stmt(self, meta, c): return self._section("stage", meta, c)
 
+    def stem_call(self, meta, c):
+        name, module, call = c
+        return syn.SectionStmt(role="stem", name=_text(name), module=module, body=[], call=call,
+                               span=self._at(meta))
+
     def _section(self, role, meta, c):
         name, module, body = c
         return syn.SectionStmt(role=role, name=_text(name), module=module, body=body,
@@ -382,6 +406,9 @@ class _ToSyntax(Transformer):
 
     def expect_stmt(self, meta, c):
         return syn.ExpectStmt(metric=str(c[0]), quantity=c[1], within=c[2], span=self._at(meta))
+
+    def expect_none(self, meta, c):
+        return syn.ExpectStmt(metric=str(c[0]), quantity=None, span=self._at(meta))
 
     def train_stmt(self, meta, c):
         return syn.TrainStmt(recipe=str(c[0]), fields=c[1], span=self._at(meta))

@@ -229,10 +229,8 @@ def _check_names(expr: syn.Expr, visible: Iterable[str], errors: ErrorCollector)
 def names_in(expr: syn.Expr) -> Iterator[syn.Name]:
     if isinstance(expr, syn.Name):
         yield expr
-    for part in ("left", "right", "operand", "then", "otherwise"):
-        child = getattr(expr, part, None)
-        if child is not None:
-            yield from names_in(child)
+    for child in syn.children(expr):
+        yield from names_in(child)
 
 
 # ---- shortcut declarations ---------------------------------------------------------------

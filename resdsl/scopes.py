@@ -64,10 +64,11 @@ def size_of(items: list, env, ns: Namespace) -> tuple[int, int]:
             n = count(item.count, env)
             body, inner_env = item.body, env
             if item.call is not None:
-                decl = ns.blocks.get(item.call.name)
+                decl, preset = _block_or_none(item.call, env, ns)
                 body = decl.body if decl else []
                 inner_env = bind_params(decl.params, item.call.args or [], env,
-                                        f"block '{decl.name}'", item.call.span) if decl else {}
+                                        f"block '{decl.name}'", item.call.span,
+                                        preset=preset) if decl else {}
                 blocks += n
             layers += n * (size_of(body, inner_env, ns)[1] + (item.call is not None))
         else:
@@ -75,6 +76,14 @@ def size_of(items: list, env, ns: Namespace) -> tuple[int, int]:
         if blocks > MAX_BLOCKS or layers > MAX_LAYERS:
             break
     return blocks, layers
+
+
+def _block_or_none(call: syn.Call, env, ns: Namespace):
+    """For counting only: an unknown block is reported where it is built."""
+    try:
+        return ns.block_called(call, env)
+    except ResdslValidationError:
+        return None, None
 
 
 @dataclass
@@ -234,13 +243,13 @@ class Scope:
         return built
 
     def block(self, stmt: syn.RepeatStmt, p: Planned, shape: ir.Shape) -> ir.Block:
-        decl = self.context.ns.lookup("blocks", stmt.call.name, stmt.call.span, "block")
+        decl, preset = self.context.ns.block_called(stmt.call, self.env)
         fixed = self.block_stride if p.copy == 0 else {}
         if fixed and "stride" not in [param.name for param in decl.params]:
             raise ResdslValidationError(
                 f"block '{decl.name}' has no 'stride' parameter for the stage's stride", stmt.span)
         args = bind_params(decl.params, stmt.call.args or [], self.env, f"block '{decl.name}'",
-                           stmt.call.span, fixed)
+                           stmt.call.span, fixed, preset)
         self.context.budget.reserve(1, 0, stmt.count.span)
         self.context.in_block = True
         try:

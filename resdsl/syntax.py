@@ -56,31 +56,64 @@ class Neg(Node):
 
 
 @dataclass(frozen=True, kw_only=True)
+class Size(Node):
+    """A size with a computed part: `1x(k)`; `parts` holds a Number or an expression each."""
+
+    kind: Literal["size"] = "size"
+    parts: tuple[Expr, ...]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Function(Node):
+    """`max(a, b, ...)`, `min(a, b, ...)`, `round_to(x, m)`: the built-in functions."""
+
+    kind: Literal["function"] = "function"
+    name: Literal["max", "min", "round_to"]
+    args: tuple[Expr, ...]
+
+
+@dataclass(frozen=True, kw_only=True)
 class Conditional(Node):
-    """`then if left == right else otherwise` (or `!=`)."""
+    """`then if left == right else otherwise` (or `!=`, `<`, `<=`, `>`, `>=`)."""
 
     kind: Literal["conditional"] = "conditional"
     then: Expr
     left: Expr
-    compare: Literal["==", "!="]
+    compare: Literal["==", "!=", "<", "<=", ">", ">="]
     right: Expr
     otherwise: Expr
 
 
-Expr = Union[Number, Dims, Name, BinOp, Neg, Conditional]
+Expr = Union[Number, Dims, Name, BinOp, Neg, Size, Function, Conditional]
+
+
+def children(expr: Expr) -> tuple[Expr, ...]:
+    """The expressions directly inside `expr`, left to right."""
+    if isinstance(expr, BinOp):
+        return (expr.left, expr.right)
+    if isinstance(expr, Neg):
+        return (expr.operand,)
+    if isinstance(expr, Size):
+        return expr.parts
+    if isinstance(expr, Function):
+        return expr.args
+    if isinstance(expr, Conditional):
+        return (expr.then, expr.left, expr.right, expr.otherwise)
+    return ()
 
 
 # ---- calls, layers, bodies ---------------------------------------------------------
 @dataclass(frozen=True, kw_only=True)
-class Arg(Node):
-    name: str | None = None  # keyword (call) or option name (layer); None if positional
-    value: Expr
-
-
-@dataclass(frozen=True, kw_only=True)
 class Call(Node):
     name: str
     args: list[Arg] | None = None  # None: written without parentheses
+
+
+@dataclass(frozen=True, kw_only=True)
+class Arg(Node):
+    name: str | None = None  # keyword (call) or option name (layer); None if positional
+    # A Call only as a family's argument: a block with arguments given in advance.
+    value: Expr | Call
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -149,13 +182,15 @@ class ShortcutStmt(Statement):
 
 @dataclass(frozen=True, kw_only=True)
 class SectionStmt(Statement):
-    """`stem [name] { ... }`, `stage name { ... }` and `head [name] { ... }`."""
+    """`stem [name] { ... }`, `stage name { ... }` and `head [name] { ... }`; also
+    `stem [name]: block(args)`, a block's layers as the stem."""
 
     kind: Literal["section"] = "section"
     role: Literal["stem", "stage", "head"]
     name: str | None = None
     module: str | None = None  # `in stages.0.blocks`: the module holding its items
     body: list[BodyItem]
+    call: Call | None = None  # `stem conv1: deep_stem()`: its items are the block's
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -173,7 +208,7 @@ class StageStmt(Statement):
 class ExpectStmt(Statement):
     kind: Literal["expect"] = "expect"
     metric: str
-    quantity: str  # "21.8M" as written
+    quantity: str | None  # "21.8M" as written; None: `expect params none`, no expectation
     within: str | None = None  # percent, as written
 
 

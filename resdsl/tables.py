@@ -14,7 +14,7 @@ from rich.table import Table
 from rich.text import Text
 
 from .limits import human_bytes
-from .analyzer import FP32_BYTES, SHORT_CONVENTIONS, NotationPart, Report, StageReport
+from .analyzer import FP32_BYTES, SHORT_CONVENTIONS, NotationPart, Report, StageReport, analyze
 
 COUNT_COLUMNS = ("params", "FLOPs (mult-adds)", "element-wise", "activations (fp32)")
 
@@ -224,6 +224,38 @@ def _signed(deltas: dict[str, int], style: str = "") -> list[Text]:
         return ("+" if value > 0 else "-") + text
     return [Text(one(k, deltas[k]), style=style) for k in ("params", "flops", "elementwise",
                                                             "activations")]
+
+
+def listing(pattern: str | None = None) -> list[dict]:
+    """`resdsl list`: every built-in network with its source, parameters, multiply-adds
+    and input, counted from the spec each time (nothing stored beside it)."""
+    from .lower import lower
+
+    rows = []
+    for entry, program, decl, name in built_in_networks(pattern):
+        report = analyze(lower(program, decl.name))
+        rows.append({"name": name, "source": entry.source, "params": report.params,
+                     "flops": report.flops, "input": report.input})
+    return rows
+
+
+def model_names(pattern: str | None = None) -> list[str]:
+    """`resdsl.list_models`: every built-in network's name as `create_model` takes it
+    (`resnet34`; `FILE:NETWORK` where a file's network is not named after the file)."""
+    return [name for *_, name in built_in_networks(pattern)]
+
+
+def built_in_networks(pattern: str | None = None):
+    """(entry, program, declaration, name) of every network of the built-in specs. Here,
+    not in catalog.py: the loader resolves imports through the catalog."""
+    from .catalog import entries
+    from .loader import load_program
+
+    for entry in entries(pattern):
+        program = load_program(entry.path)
+        for decl in program.networks:
+            name = entry.name if decl.name == entry.path.stem else f"{entry.name}:{decl.name}"
+            yield entry, program, decl, name
 
 
 def list_table(rows: list[dict], glyphs: Glyphs = UNICODE) -> Table:

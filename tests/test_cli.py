@@ -276,3 +276,10 @@ def test_train_eval_and_export_take_file_network_too(tmp_path):
     for command in (["train", f"{two}:a"], ["eval", f"{two}:a", tmp_path / "run"]):
         result = run(*command, "--network", "b")  # refused before any training or reading
         assert result.exit_code == 2 and "names network 'a'" in result.output, result.output
+
+def test_an_import_hiding_a_built_in_spec_is_said(tmp_path):
+    (tmp_path / "cifar.res").write_text((SPECS / "cifar.res").read_text())
+    (tmp_path / "mine.res").write_text('import "cifar.res"\nnetwork r = cifar_resnet(n = 1)\n')
+    result = run("check", str(tmp_path / "mine.res"))
+    assert result.exit_code == 0
+    assert 'note: ' in result.output and 'import "cifar.res" reads the local file' in result.output

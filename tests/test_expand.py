@@ -77,3 +77,117 @@ def test_a_second_stem_or_head_and_a_stage_name_used_twice_are_all_reported():
         "a network has one stem; this is a second", "duplicate stage name 's1'",
         "a network has one head; this is a second"]
     assert caught.value.diagnostics[1].notes == ("first used at <string>:7:5",)
+
+
+CONTAINED = """
+network base {
+    input    3x32x32
+    classes  10
+    stem conv1 in stem { conv 3x3, 16; batchnorm; relu }
+    stage s1 in stages.0: 1 x basic(16)
+    stage s2 in stages.1: 1 x basic(32), stride 2
+    stage s3 in stages.2: 1 x basic(32)
+    head { avgpool; fc classes }
+    expect params 0.1M within 50%
+    expect flops  5M
+}
+"""
+
+
+def test_an_override_keeps_what_it_does_not_mention():
+    """`stage s1: ...` over `stage s1 in stages.0: ...` still goes in stages.0; `stem { }`
+    over `stem conv1 in stem { }` keeps its name and its module."""
+    text = CONTAINED + """
+network derived = base {
+    stem { conv 3x3, 8; batchnorm; relu }
+    stage s1: 2 x basic(16)
+    stage s3 in other: 1 x basic(32)
+}
+"""
+    plan = plan_of(text, "derived")
+    assert (plan.stem.name, plan.stem.module) == ("conv1", "stem")
+    assert [s.module for s in plan.stages] == ["stages.0", "stages.1", "other"]
+    net = lower(program_from_text(text), "derived")
+    assert [st.module for st in net.stages[1:4]] == ["stages.0", "stages.1", "other"]
+    assert len(net.stages[1].blocks) == 2
+
+
+def test_a_derived_network_drops_an_inherited_expectation():
+    text = CONTAINED + "network derived = base { expect flops none }\n"
+    assert [e.metric for e in lower(program_from_text(text), "derived").expects] == ["params"]
+    assert [e.metric for e in lower(program_from_text(text), "base").expects] == ["params", "flops"]
+    both = CONTAINED + "network derived = base { expect params none; expect flops none }\n"
+    assert lower(program_from_text(both), "derived").expects == []
+    with pytest.raises(ResdslError, match="cannot expect 'parms'"):
+        lower(program_from_text(CONTAINED + "network d = base { expect parms none }\n"), "d")
+
+
+def test_an_error_in_an_inherited_statement_names_the_users_line(tmp_path):
+    (tmp_path / "base.res").write_text(CONTAINED)
+    (tmp_path / "mine.res").write_text(
+        'import "base.res"\nnetwork mine = base {\n    stage s2 in elsewhere: 1 x basic(16)\n}\n')
+    from resdsl.loader import load_program
+
+    with pytest.raises(ResdslError) as caught:
+        lower(load_program(tmp_path / "mine.res"))
+    diag = caught.value.diagnostics[0]
+    assert (diag.span.file, diag.span.line, diag.span.col) == (str(tmp_path / "mine.res"), 2, 16)
+    assert diag.message.startswith("in stage 's3' of 'base': 's3' goes in 'stages'")
+    assert any("base.res:8:5" in note for note in diag.notes)
+    assert any("'mine' writes stage 's2' at" in note and "mine.res:3:5" in note
+               for note in diag.notes)
+    # in one file the error stays where the statement is, and a note names the network
+    same = CONTAINED + "network mine = base { stage s2 in elsewhere: 1 x basic(16) }\n"
+    with pytest.raises(ResdslError) as caught:
+        lower(program_from_text(same, "same.res"), "mine")
+    diag = caught.value.diagnostics[0]
+    assert diag.span.line == 8 and "network 'mine' inherits it from 'base' at same.res:13:16" \
+        in diag.notes
+
+
+BLOCKS_FAMILY = """
+family f(r, blk = basic, stem = imagenet_stem, shortcut = B) {
+    input    3x64x64
+    classes  10
+    shortcut shortcut
+    stem conv1: stem()
+    stage s1: r x blk(16)
+    stage s2: r x blk(32), stride 2
+    head { avgpool; fc classes }
+}
+"""
+
+
+def test_a_family_takes_blocks_and_stems_as_arguments():
+    """timm's switches as arguments: the block (with arguments given in advance), the
+    stem, the shortcut. `blk = se_bottleneck` was `unknown name 'se_bottleneck'`."""
+    text = BLOCKS_FAMILY + """
+network plain = f(1)
+network se = f(1, blk = se_bottleneck, stem = deep_stem, shortcut = D)
+network next = f(2, blk = bottleneck(stride_on = 3x3, groups = 4, expansion = 2))
+"""
+    program = program_from_text(text)
+    plain, se, nxt = (lower(program, name) for name in ("plain", "se", "next"))
+    assert [b.block for b in plain.stages[1].blocks] == ["basic"]
+    assert [b.block for b in se.stages[1].blocks] == ["se_bottleneck"] and se.shortcut == "D"
+    assert [i.name for i in plain.stages[0].items] == ["conv1", "bn1", "relu", "maxpool"]
+    assert [i.name for i in se.stages[0].items] == ["conv1", "bn1", "relu", "maxpool"]
+    assert se.stages[0].items[0].kind == "group" and len(se.stages[0].items[0].items) == 7
+    assert nxt.stages[2].blocks[0].args == {"width": 32, "stride": 2, "expansion": 2,
+                                            "stride_on": (3, 3), "groups": 4}
+
+
+def test_a_stem_written_as_a_block_is_the_blocks_layers():
+    text = """
+network n {
+    input    3x64x64
+    classes  10
+    stem conv1 in stem: deep_stem(width = 8)
+    head { avgpool; fc classes }
+}
+"""
+    net = lower(program_from_text(text))
+    stem = net.stages[0]
+    assert (stem.name, stem.module, stem.out_shape) == ("conv1", "stem", (16, 16, 16))
+    # in a container of its own, numbered by position where the block leaves no label
+    assert [i.name for i in stem.items] == ["conv1", "bn1", "2", "3"]

@@ -132,3 +132,51 @@ def test_values_in_words_and_in_the_ir():
     assert [describe(v) for v in (True, Symbol("B"), (3, 3), Fraction(1, 4), 7)] == \
         ["true", "'B'", "3x3", "0.25", "7"]
     assert [to_ir_value(v) for v in (Symbol("B"), Fraction(1, 4), 7, (1, 7))] == ["B", 0.25, 7, (1, 7)]
+
+
+# ---- functions, comparisons and computed sizes ------------------------------------------
+@pytest.mark.parametrize("text, expected", [
+    ("max(1, k, 3)", 5), ("min(k, 2)", 2), ("max(k / 2, 2)", Fraction(5, 2)),
+    # round_to: the nearest multiple, halves up, at least the multiple (timm's make_divisible
+    # with round_limit 0, as its SE modules use it)
+    ("round_to(12, 8)", 16), ("round_to(11.9, 8)", 8), ("round_to(3, 8)", 8),
+    ("round_to(k * 64 / 16, 8)", 24), ("max(32, round_to(k * 4, 8))", 32),
+    ("(1 if k < 6 else 2)", 1), ("(1 if k <= 4 else 2)", 2), ("(1 if k > 4 else 2)", 1),
+    ("(1 if k >= 6 else 2)", 2), ("(1 if 1x3 != 3x1 else 2)", 1),
+    ("1x(k)", (1, 5)), ("(k)x(k - 2)x1", (5, 3, 1)), ("(k - 4)x1", (1, 1)),
+])
+def test_functions_comparisons_and_computed_sizes(text, expected):
+    assert value(text, {"k": 5}) == expected
+
+
+@pytest.mark.parametrize("text, message", [
+    # a size compared with a number was silently false: `bottleneck(16, stride_on = 3)`
+    # put its stride nowhere
+    ("(1 if s == 3 else 2)", "cannot compare 1x1 (a size) with 3 (a number)"),
+    ("(1 if s != 3 else 2)", "cannot compare 1x1 (a size) with 3 (a number)"),
+    ("(1 if A == 1 else 2)", "cannot compare 'A' (a word) with 1 (a number)"),
+    ("(1 if true == 1 else 2)", "cannot compare true (a truth value) with 1 (a number)"),
+    ("(1 if s < 3x3 else 2)", "'<' orders numbers, got 1x1 and 3x3"),
+    ("max(s, 2)", "'max' needs numbers, got 1x1"),
+    ("max(2)", "'max' takes two or more numbers, got 1"),
+    ("round_to(2, 8, 1)", "'round_to' takes two numbers (a value and the multiple), got 3"),
+    ("round_to(20, 2.5)", "the multiple of 'round_to' must be an integer, got 2.5"),
+    ("1x(s)", "a size must be an integer, got 1x1"), ("1x(5 / 2)", "a size must be an integer"),
+])
+def test_function_and_comparison_errors(text, message):
+    error = error_of(value, text, {"s": (1, 1)})
+    assert error.message.startswith(message)
+    assert error.span is not None and error.span.line == 1
+
+
+def test_a_comparison_error_points_at_the_comparison():
+    error = error_of(value, "(1 if s == 3 else 2)", {"s": (1, 1)})
+    assert (error.span.col, error.span.end_col) == (27, 33)  # `s == 3`
+
+
+def test_function_names_are_keywords_only_where_called():
+    """`maxpool` stays a layer, `stride (s)` an option with a parenthesised value."""
+    body = parse("block b(s) { maxpool 3x3; conv 3x3, 8, stride (s) }").decls[0].body
+    assert [item.layer for item in body] == ["maxpool", "conv"]
+    assert body[1].args[-1].name == "stride" and isinstance(body[1].args[-1].value, syn.Name)
+    assert isinstance(expression("(3)x3"), syn.Dims)  # numbers alone are a plain size

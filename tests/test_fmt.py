@@ -11,6 +11,7 @@ import shutil
 
 import pytest
 
+from resdsl import syntax as syn
 from resdsl.diagnostics import ResdslError
 from resdsl.fmt import format_module
 from resdsl.loader import load_program
@@ -161,6 +162,10 @@ def test_a_messy_file_gets_the_canonical_layout():
     ("-a + b", "-a + b"), ("-(a + b)", "-(a + b)"), ("a - (-b)", "a - (-b)"), ("(-a) * b", "(-a) * b"),
     ("1 if a == 1 else (2 if b != 3 else 4)", "(1 if a == 1 else (2 if b != 3 else 4))"),
     ("1.50", "1.50"), ("1e-4", "1e-4"),  # numbers as written
+    ("max(a, (b + 1)) * round_to((c), 8)", "max(a, b + 1) * round_to(c, 8)"),
+    ("min( a,b ,c)", "min(a, b, c)"), ("1 if a < 2 else (3 if b >= 4 else 5)",
+                                       "(1 if a < 2 else (3 if b >= 4 else 5))"),
+    ("1x((k))", "1x(k)"), ("(k + 1)x1", "(k + 1)x1"), ("(3)x(3)", "3x3"), ("(1.5)x(k)", "(1.5)x(k)"),
 ])
 def test_expressions_keep_only_the_parentheses_they_need(written, canonical):
     line = fmt(f"network n {{ classes {written} }}").splitlines()[1]
@@ -227,3 +232,17 @@ def test_a_comment_after_a_one_line_body_stays_on_its_line():
 def test_a_comment_before_a_closing_brace_stays_in_its_body():
     text = "network n {\n    input    3x32x32\n    # closing remark\n}\n"
     assert fmt(text) == text
+
+
+def test_dropping_an_expectation_round_trips():
+    text = "network d = base {\n    expect params none\n    expect flops  none\n}\n"
+    assert fmt(text) == text and parse(text).decls[0].body[0].quantity is None
+
+
+def test_blocks_as_arguments_and_stems_from_blocks_round_trip():
+    text = ("family f(r, blk = basic, stem = deep_stem) {\n    stem conv1: stem()\n"
+            "    stem in s: deep_stem\n    stage s1: r x blk(16)\n}\n\n"
+            "network n = f(1, blk = bottleneck(stride_on = 3x3, groups = 4), stem = imagenet_stem)\n")
+    assert fmt(text) == text
+    network = parse(text).decls[1]
+    assert isinstance(network.base.args[1].value, syn.Call)

@@ -99,3 +99,34 @@ def test_an_unknown_block_gets_a_suggestion():
     assert caught.value.diagnostics[0].notes == ("did you mean 'basic'?",)
     with pytest.raises(ResdslFileError, match="no such file"):
         read_spec("/nonexistent/spec.res")
+
+
+def test_an_import_names_a_built_in_spec_when_no_file_sits_beside_the_importer(tmp_path):
+    """`import "timm/timm.res"` from anywhere: the shipped spec, with no note."""
+    spec = tmp_path / "mine.res"
+    spec.write_text('import "timm/timm.res"\nnetwork r = timm_resnet(1, 1, 1, 1)\n')
+    program = load_program(spec)
+    assert "timm_resnet" in program.namespace.families and program.notes == []
+    # also by its file name alone, as the command line takes it, and rebuilt from the
+    # sources a model file carries, without the disk
+    spec.write_text('import "cifar.res"\nnetwork r = cifar_resnet(n = 1)\n')
+    program = load_program(spec)
+    again = program_from_sources(str(spec), program.base_dir, program.sources)
+    assert lower(again) == lower(program)
+    spec.write_text('import "timm/no_such.res"\n')
+    with pytest.raises(ResdslError, match='cannot import "timm/no_such.res": no such file'):
+        load_program(spec)
+
+
+def test_a_local_file_wins_over_a_built_in_spec_with_a_note(tmp_path):
+    (tmp_path / "cifar.res").write_text(TWICE)
+    spec = tmp_path / "mine.res"
+    spec.write_text('import "cifar.res"\n' + TINY.replace("basic", "twice"))
+    program = load_program(spec)
+    assert "twice" in program.namespace.blocks and "cifar_resnet" not in program.namespace.families
+    assert len(program.notes) == 1
+    assert 'mine.res:1:1: import "cifar.res" reads the local file' in program.notes[0]
+    assert "not the built-in spec of that name" in program.notes[0]
+    # an importer of the importer hears it too
+    (tmp_path / "top.res").write_text('import "mine.res"\n')
+    assert load_program(tmp_path / "top.res").notes == program.notes
