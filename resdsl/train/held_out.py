@@ -83,7 +83,10 @@ def evaluate_checkpoint(spec: str | os.PathLike | None, source: str | os.PathLik
     from ..compiler import compile_network
 
     model = compile_network(chosen.network).to(device)
-    used = load_weights(model, source, report, saved.run_id if saved else None)
+    passed_over: list[str] = []  # newer checkpoints that did not load
+    used = load_weights(model, source, passed_over.append, saved.run_id if saved else None)
+    for line in passed_over:  # never evaluate an older checkpoint without a word
+        report(f"warning: evaluated {used}, not the newest checkpoint: {line}")
     data = open_data(chosen.network, recipe, options, device)
     return Evaluation(chosen.network.name, used, data.eval_set,
                       held_out_error(model, data, device), data.warnings)
