@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-
 from pathlib import Path
 
 from ..train.errors import CheckpointError, TrainError
@@ -52,7 +51,7 @@ def run_state(job: RunJob) -> RunState:
         return RunState(Action.CONFLICT, reason=conflict)
     reached, damaged = newest_checkpoint(job, run_id_of(config))
     if reached == 0 and damaged:
-        names = ", ".join(Path(line.split(": ", 1)[0]).name for line in damaged)
+        names = ", ".join(path.name for path in list_checkpoints(job.run_dir))  # all of them
         return RunState(Action.CONFLICT, reason=f"no checkpoint here can be used ({names} "
                         "damaged): move the folder away to start this run again",
                         damaged=damaged)
