@@ -43,6 +43,11 @@ class PrintedEvents:
             self._line("skip", job, f"finished ({state.reached}/{job.iterations})")
         elif state.action is Action.CONFLICT:
             self._line("refuse", job, state.reason)
+        if state.damaged and state.reached:  # an older checkpoint counts instead
+            then = "resuming from" if state.action is Action.RESUME else "counting"
+            for line in state.damaged:
+                self._line("damaged", job, f"{line}; {then} the checkpoint of iteration "
+                                           f"{state.reached}")
 
     def started(self, job: RunJob, state: RunState, slot: Slot, log: Path) -> None:
         from .reproduce.state import Action

@@ -29,7 +29,7 @@ from ..train.runfolder import HELD_OUT, read_config, read_metrics
 from .experiments import Claim, Experiment, Net, PaperFigures
 from .figure import Curve, PanelCurves, draw_figure
 from .plan import RunJob
-from .state import newest_checkpoint
+from .state import newest_checkpoint, run_id_of
 
 MARKDOWN, JSON, PNG = "report.md", "report.json", "report.png"
 FINISHED, PARTIAL, NOT_STARTED = "finished", "partial", "not started"
@@ -153,7 +153,7 @@ def read_run(job: RunJob) -> RunRecord:
     data = config.get("data") if isinstance(config.get("data"), dict) else {}
     held = [(r["iteration"], r[k]) for r in records for k in HELD_OUT if k in r]
     trained = final_training_error(records, job.iterations)
-    saved = newest_checkpoint(job)
+    saved, _ = newest_checkpoint(job, run_id_of(config))  # a damaged one is no finish
     reached = max([saved, *(r["iteration"] for r in records)])
     status = FINISHED if saved >= job.iterations else PARTIAL
     at, error = held[-1] if held else (None, None)

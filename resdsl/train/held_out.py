@@ -17,7 +17,7 @@ from .datasets import Data, open_data
 from .distributed import pick_device
 from .options import TrainOptions
 from .request import choose_recipe, require_spec, run_folder_of
-from .runfolder import load_run
+from .runfolder import check_same_spec, load_run
 from .speed import autocast
 
 # What `resdsl eval` takes from the run it evaluates, unless its flags say otherwise
@@ -69,6 +69,8 @@ def evaluate_checkpoint(spec: str | os.PathLike | None, source: str | os.PathLik
     folder = run_folder_of(source)
     saved = load_run(folder) if folder is not None else None
     chosen = require_spec(spec, source, network)
+    if saved is not None:  # its weights go into the network it trained, and no other
+        check_same_spec(saved, chosen.text, chosen.network.name, folder)
     taken = {k: getattr(saved.options, k) for k in FROM_THE_RUN} if saved else {}
     options = TrainOptions(**{**taken, **given})
     if saved is not None:
@@ -81,7 +83,10 @@ def evaluate_checkpoint(spec: str | os.PathLike | None, source: str | os.PathLik
     from ..compiler import compile_network
 
     model = compile_network(chosen.network).to(device)
-    used = load_weights(model, source, report, saved.run_id if saved else None)
+    passed_over: list[str] = []  # newer checkpoints that did not load
+    used = load_weights(model, source, passed_over.append, saved.run_id if saved else None)
+    for line in passed_over:  # never evaluate an older checkpoint without a word
+        report(f"warning: evaluated {used}, not the newest checkpoint: {line}")
     data = open_data(chosen.network, recipe, options, device)
     return Evaluation(chosen.network.name, used, data.eval_set,
                       held_out_error(model, data, device), data.warnings)

@@ -16,6 +16,7 @@ Every reader here takes the files as a user may have left them: a partial last l
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 import os
@@ -157,6 +158,27 @@ class SavedRun:
     options: TrainOptions  # the options it was started with
     spec_text: str  # the spec it was started from (compile it to get the model back)
     run_id: str | None  # None for runs written before runs had ids
+
+
+def spec_sha256(text: str) -> str:
+    """The digest config.json keeps of the spec a run was started from."""
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def check_same_spec(saved: SavedRun, spec_text: str, network: str,
+                    run_dir: str | os.PathLike) -> None:
+    """Refuse to put a run's weights into another network, or another spec's: resuming or
+    evaluating a run takes the spec and network it trained."""
+    config = str(Path(run_dir) / CONFIG)
+    trained = saved.config.get("network")
+    if isinstance(trained, str) and trained != network:
+        raise CheckpointError(f"this run trained {trained}, not {network}: give no spec (the "
+                              f"one saved here is used), or the spec and network it trained",
+                              file=config)
+    if saved.config.get("spec_sha256") != spec_sha256(spec_text):
+        raise CheckpointError("this run was trained from another spec (its sha256 differs): "
+                              "give no spec (the one saved here is used), or the spec saved "
+                              "under 'spec' in this file", file=config)
 
 
 def load_run(run_dir: str | os.PathLike) -> SavedRun:

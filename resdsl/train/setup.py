@@ -10,7 +10,6 @@ A resumed run with no checkpoint yet starts again from iteration 0.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping
 from contextlib import ExitStack
 from dataclasses import replace
@@ -35,7 +34,8 @@ from .lock import RunLock
 from .recorder import Recorder, claim_new_folder, claim_run_folder
 from .rng import seed_everything
 from .run import Learner, Run, Window
-from .runfolder import CONFIG, SavedRun, load_run, new_run_id, versions
+from .runfolder import (CONFIG, SavedRun, check_same_spec, load_run, new_run_id,
+                        spec_sha256, versions)
 from .schedule import LRSchedule
 from .speed import check_sync_bn, default_channels_last, default_precision, prepare_model
 
@@ -56,7 +56,7 @@ def prepare_run(model: nn.Module, recipe: ir.Recipe, options: TrainOptions, spec
             if dist.is_main:  # locked before its config is read: no one changes it meanwhile
                 lock = claim_run_folder(Path(options.resume))
                 undo.callback(lock.release)
-            saved = _saved_run(options.resume, spec_text)
+            saved = _saved_run(options.resume, spec_text, network)
             recipe, options, changed = resumed_settings(saved, options, changes)
         recipe = resolve_recipe(recipe, options.recipe_overrides(), network.input)
         device = _start(options, dist)
@@ -86,13 +86,9 @@ def _network_of(model: nn.Module) -> ir.Network:
     return network
 
 
-def _saved_run(run_dir: str, spec_text: str) -> SavedRun:
+def _saved_run(run_dir: str, spec_text: str, network: ir.Network) -> SavedRun:
     saved = load_run(run_dir)
-    if saved.config.get("spec_sha256") != _sha256(spec_text):
-        raise CheckpointError("this run was trained from another spec (its sha256 differs): "
-                              "resume without a spec (the one saved here is used), or with "
-                              "the spec saved under 'spec' in this file",
-                              file=str(Path(run_dir) / CONFIG))
+    check_same_spec(saved, spec_text, network.name, run_dir)
     return saved
 
 
@@ -241,15 +237,11 @@ def _record_changes(run: Run, changed: dict[str, tuple[Any, Any]]) -> None:
     run.reporter.message(f"resumed with {shown}; recorded in {CONFIG}")
 
 
-def _sha256(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
 def _config(run: Run, spec_text: str, spec_path: str | None) -> dict[str, Any]:
     data, learner = run.data, run.learner
     return {
         "run_id": run.run_id, "network": run.network.name, "spec_path": spec_path,
-        "spec_sha256": _sha256(spec_text), "spec": spec_text,
+        "spec_sha256": spec_sha256(spec_text), "spec": spec_text,
         # Every file the spec read, imports included: the folder alone rebuilds the network.
         "origin": run.network.origin.model_dump(mode="json") if run.network.origin else None,
         "recipe": run.recipe.model_dump(mode="json"), "options": run.options.to_dict(),

@@ -9,6 +9,7 @@ from pathlib import Path
 from resdsl.reproduce.experiments import load_experiment, select_nets
 from resdsl.reproduce.options import ReproduceOptions
 from resdsl.reproduce.plan import RunJob, plan_runs
+from resdsl.train.checkpoint import save_checkpoint
 
 
 def planned(root: Path, experiment: str = "fig6", only: tuple[str, ...] = ("plain20", "resnet20"),
@@ -22,8 +23,8 @@ def planned(root: Path, experiment: str = "fig6", only: tuple[str, ...] = ("plai
 def fake_run(job: RunJob, checkpoints: list[int], errors: dict[int, float] | None = None,
              network: str | None = None, seed: int | None = None,
              data: str = "CIFAR-10") -> Path:
-    """A run folder of `job` with these checkpoints (empty files: only their names are
-    read) and test errors (fractions) logged at these iterations; the training error
+    """A run folder of `job` with these checkpoints (sound ones, holding an iteration count
+    alone: a reproduction loads the newest to trust it) and test errors (fractions) logged at these iterations; the training error
     logged with each is 5 points above it."""
     job.run_dir.mkdir(parents=True, exist_ok=True)
     config = {"network": network or job.network, "seed": job.seed if seed is None else seed,
@@ -31,7 +32,7 @@ def fake_run(job: RunJob, checkpoints: list[int], errors: dict[int, float] | Non
     (job.run_dir / "config.json").write_text(json.dumps(config))
     (job.run_dir / "checkpoints").mkdir(exist_ok=True)
     for iteration in checkpoints:
-        (job.run_dir / "checkpoints" / f"ckpt_{iteration:06d}.pt").write_bytes(b"")
+        save_checkpoint(job.run_dir, iteration, {"iteration": iteration}, keep=len(checkpoints))
     lines = [{"iteration": it, "train_error": min(1.0, error + 0.05), "test_error": error}
              for it, error in sorted((errors or {}).items())]
     (job.run_dir / "metrics.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))

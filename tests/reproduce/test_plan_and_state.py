@@ -12,6 +12,7 @@ from resdsl.reproduce.options import ReproduceOptions
 from resdsl.reproduce.plan import plan_runs
 from resdsl.reproduce.state import Action, run_state
 from resdsl.train.errors import OptionsError
+from resdsl.train.runfolder import checkpoint_path
 
 from .reproduce_helpers import fake_run, planned
 
@@ -60,6 +61,36 @@ def test_a_finished_run_is_resumed_to_a_longer_plan(tmp_path):
     fake_run(job, checkpoints=[6])
     longer, = planned(tmp_path, only=("resnet20",), iterations=10)
     assert (run_state(longer).action, run_state(longer).reached) == (Action.RESUME, 6)
+
+
+def test_a_damaged_newest_checkpoint_is_not_counted_nor_touched(tmp_path):
+    """A finished run whose last checkpoint was cut short is resumed from the one before,
+    not skipped: the names alone would say it is finished."""
+    cut, hopeless = planned(tmp_path, "fig6", only=("plain20", "resnet20"))
+    fake_run(cut, checkpoints=[4, 6])
+    newest = checkpoint_path(cut.run_dir, 6)
+    newest.write_bytes(newest.read_bytes()[:200])  # a truncated copy, a full disk
+    state = run_state(cut)
+    assert (state.action, state.reached) == (Action.RESUME, 4)
+    assert len(state.damaged) == 1 and state.damaged[0].startswith(f"{newest}: cannot be read")
+    assert newest.exists()  # set aside by the run that resumes, not by planning
+    fake_run(hopeless, checkpoints=[2])
+    checkpoint_path(hopeless.run_dir, 2).write_bytes(b"")
+    state = run_state(hopeless)
+    assert state.action is Action.CONFLICT
+    assert "no checkpoint here can be used (ckpt_000002.pt" in state.reason
+
+
+def test_a_damaged_checkpoint_is_said_when_the_run_is_decided(tmp_path):
+    from resdsl.cli_reproduce import PrintedEvents
+    from resdsl.reproduce.state import RunState
+
+    job, = planned(tmp_path, only=("resnet20",))
+    said = []
+    PrintedEvents(said.append).decided(job, RunState(Action.RESUME, 4, damaged=(
+        "runs/x/checkpoints/ckpt_000006.pt: cannot be read (truncated)",)))
+    assert said == ["damaged resnet20-seed0: runs/x/checkpoints/ckpt_000006.pt: cannot be read "
+                    "(truncated); resuming from the checkpoint of iteration 4"]
 
 
 def test_a_folder_holding_another_run_is_refused_not_trained(tmp_path):

@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 from helpers import SPECS
 from resdsl.cli import app
 
-from .train_helpers import make_cifar10, make_image_folder
+from .train_helpers import make_cifar10, make_idx, make_image_folder
 
 runner = CliRunner()
 
@@ -60,6 +60,66 @@ def test_missing_data_says_where_it_looked_and_what_to_do(tmp_path):
     assert result.exit_code == 1
     assert "--download" in result.output
     assert "Traceback" not in result.output
+
+
+def make_unreadable(path, monkeypatch):
+    """`path` as a user without the right to read it sees it; returns what restores it.
+    Not root: chmod 0. Root reads any folder, so there the system's refusal is simulated:
+    every look inside a folder (stat, listing, open) and every open of a file is refused,
+    as for a mode-0 path."""
+    import builtins
+    import errno
+    import os
+
+    if os.geteuid() != 0:
+        mode = path.stat().st_mode
+        path.chmod(0)
+        return lambda: path.chmod(mode)  # so that pytest can delete it
+
+    folder = path.is_dir()
+
+    def refused(target) -> bool:
+        target = os.path.abspath(os.fspath(target)) if isinstance(target, (str, os.PathLike)) \
+            else ""
+        return target.startswith(str(path) + os.sep) if folder else target == str(path)
+
+    def deny(real):
+        def call(target, *args, **kwargs):
+            if refused(target):
+                raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(target))
+            return real(target, *args, **kwargs)
+        return call
+
+    if folder:
+        for name in ("stat", "lstat", "listdir", "scandir"):
+            monkeypatch.setattr(os, name, deny(getattr(os, name)))
+    monkeypatch.setattr(builtins, "open", deny(builtins.open))
+    return monkeypatch.undo
+
+
+@pytest.mark.parametrize("data, unreadable", [
+    ("images", "images"),  # an image folder
+    ("cifar10", "cifar-10-batches-py"),  # the CIFAR folder
+    ("cifar10", "cifar-10-batches-py/data_batch_2"),  # one CIFAR file
+    ("fashion-mnist", "fashion-mnist"),  # the IDX folder
+    ("fashion-mnist", "fashion-mnist/t10k-labels-idx1-ubyte.gz"),  # one IDX file
+])
+def test_unreadable_data_is_one_line_naming_the_path(tmp_path, monkeypatch, data, unreadable):
+    root = tmp_path / "data"
+    make_cifar10(root)
+    make_image_folder(root / "images", per_class=2, val_per_class=1)
+    make_idx(root / "fashion-mnist")
+    restore = make_unreadable(root / unreadable, monkeypatch)
+    try:
+        chosen = str(root / "images") if data == "images" else data
+        result = run("train", SPECS / "resnet20.res", "--data", chosen, "--data-dir", root,
+                     "--skip-checksum", "--iterations", 1, "--out", tmp_path / "run")
+    finally:
+        restore()
+    assert result.exit_code == 1, result.output
+    line, = result.output.strip().splitlines()
+    assert line.startswith(str(root / unreadable)) and "Permission denied" in line, line
+    assert not (tmp_path / "run").exists()
 
 
 def test_image_folder_through_the_cli(tmp_path):
@@ -119,7 +179,7 @@ def test_resume_needs_no_spec_and_extends_the_run(tmp_path):
     changed = run("train", "--resume", out, "--lr", 0.5)
     assert changed.exit_code == 1 and "--lr 0.5 would change this run" in changed.output
     other = run("train", SPECS / "resnet56.res", "--resume", out)
-    assert other.exit_code == 1 and "trained from another spec" in other.output
+    assert other.exit_code == 1 and "this run trained resnet20, not resnet56" in other.output
 
 
 def test_train_needs_a_spec_or_a_run(tmp_path):
@@ -165,3 +225,24 @@ def test_train_and_eval_take_a_built_in_spec_by_name(tmp_path, monkeypatch):
     assert trained.exit_code == 0, trained.output
     evaluated = runner.invoke(app, ["eval", "resnet20", str(run), "--data", "synthetic:64"])
     assert evaluated.exit_code == 0 and "resnet20" in evaluated.output
+
+
+def test_eval_and_resume_refuse_another_network_than_the_run_trained(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from resdsl.cli import app
+
+    monkeypatch.chdir(tmp_path)  # no local file named resnet20 or plain20
+    run = tmp_path / "run"
+    runner = CliRunner()
+    trained = runner.invoke(app, ["train", "resnet20", "--data", "synthetic:64",
+                                  "--set", "iterations=2", "--set", "batch_size=16",
+                                  "--out", str(run)])
+    assert trained.exit_code == 0, trained.output
+    # plain20 has resnet20's parameter names: its weights would load without a word
+    for args in (["eval", "plain20", str(run)], ["train", "plain20", "--resume", str(run)]):
+        refused = runner.invoke(app, args)
+        assert refused.exit_code == 1, refused.output
+        assert refused.output.strip() == f"{run / 'config.json'}: error: this run trained " \
+            "resnet20, not plain20: give no spec (the one saved here is used), or the spec " \
+            "and network it trained"

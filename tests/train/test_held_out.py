@@ -64,3 +64,16 @@ def test_evaluate_checkpoint_takes_the_spec_and_data_from_the_run(tmp_path):
     with pytest.raises(CheckpointError, match="holds no config.json with the spec: give the "
                                               "spec too"):
         evaluate_checkpoint(None, tmp_path / "lone.pt", None, {}, notes.append)
+
+
+def test_eval_past_a_damaged_newest_checkpoint_warns_naming_both(tmp_path):
+    result = train_resnet20(tmp_path, iterations=4)  # checkpoints at 2 and 4
+    newest = result.checkpoint
+    older = newest.with_name("ckpt_000002.pt")
+    newest.write_bytes(newest.read_bytes()[:1000])  # cut short
+    notes: list[str] = []
+    evaluation = evaluate_checkpoint(None, result.run_dir, None, {}, notes.append)
+    assert evaluation.checkpoint == older
+    warning, = notes
+    assert warning.startswith(f"warning: evaluated {older}, not the newest checkpoint: "
+                              f"{newest}: cannot be read"), warning

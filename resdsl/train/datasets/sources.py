@@ -26,6 +26,7 @@ from torch import Tensor
 
 from ... import ir
 from ..errors import DataError
+from ..files import reason
 from ..options import TrainOptions
 from ..shard import Shard
 from .batches import Augmenter, TensorBatches, TensorEvalBatches, image_mean
@@ -68,6 +69,19 @@ def open_data(network: ir.Network, recipe: ir.Recipe, options: TrainOptions,
     """Load the data `options` names, checked against the network's input and classes."""
     shard.check_split(recipe.batch_size)
     target = _Target(network, recipe, options, torch.device(device), shard)
+    try:
+        return _open_data(target)
+    except OSError as error:
+        # A folder or file the system will not let us look at: the readers test paths
+        # (exists, is_dir) everywhere, and each of those can be refused; name the path.
+        if error.filename is None:
+            raise
+        raise DataError(f"cannot read this data path ({reason(error)})",
+                        file=str(error.filename)) from None
+
+
+def _open_data(target: _Target) -> Data:
+    network, options = target.network, target.options
     name = options.data
     if name in FORMATS or name in IDX_FORMATS:
         read = (read_cifar, FORMATS) if name in FORMATS else (read_idx, IDX_FORMATS)
