@@ -71,7 +71,7 @@ def direct(args: argparse.Namespace, out: Path) -> float:
     """Every run as its own `resdsl train`, one after another: the total wall time."""
     chosen = options(args, out)
     experiment = load_experiment(args.experiment)
-    jobs = plan_runs(experiment, select_nets(experiment, list(chosen.only)), chosen)
+    jobs = plan_runs(experiment, select_nets(experiment, list(chosen.only)), chosen).jobs
     (out / "logs").mkdir(parents=True)
     began = time.perf_counter()
     for job in jobs:

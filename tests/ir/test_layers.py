@@ -141,7 +141,7 @@ def test_every_registry_of_a_layer_kind_is_derived_from_its_class():
         for name in layer.torch_classes:
             assert name in codegen.init_classes(layer.init)
     conv = build("conv", (8, 16, 16), kernel=(3, 3), channels=16, stride=2, groups=2)
-    assert conv.figure_words() == "3x3 conv, 16, /2, 2 groups"
+    assert conv.figure_words() == "3x3 conv, 16, /2, groups 2"  # its options, as tables show them
     assert build("batchnorm", (8, 4, 4)).minor_words() == "BN" and not LAYERS["batchnorm"].boxed
     assert build("batchnorm", (8, 4, 4)).buffer_bytes() == 2 * 4 * 8 + 8
 

@@ -73,14 +73,17 @@ requires_debian = pytest.mark.skipif(
 @requires_debian
 @pytest.mark.slow
 def test_resnet20_learns_the_real_fashion_mnist(tmp_path):
-    """Real images no one here made: 80 steps take the test error far below chance (90%)."""
+    """Real images no one here made: 100 steps of the laptop recipe (warmed up, as the
+    paper warms up ResNet-110) take the test error far below chance (90%); seeds 0 and 1
+    reached 36.8% and 35.6% here."""
     out = tmp_path / "run"
     result = run("train", "resnet20", "--data", "fashion-mnist", "--data-dir", tmp_path,
-                 "--input", "1x28x28", "--iterations", 80, "--batch-size", 64,
-                 "--eval-every", 80, "--log-every", 20, "--out", out)
+                 "--input", "1x28x28", "--recipe", "laptop_fig6", "--iterations", 100,
+                 "--set", "lr_steps=80", "--batch-size", 64, "--eval-every", 100,
+                 "--log-every", 50, "--out", out)
     assert result.exit_code == 0, result.output
     config = json.loads((out / "config.json").read_text())
-    assert config["data"]["source"] == f"{DEBIAN} (a recompressed copy with the official content)"
+    assert config["data"]["source"] == f"{DEBIAN}: a recompressed copy with the official content"
     assert config["data"]["train_images"] == 60000 and config["data"]["eval_images"] == 10000
     final = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()][-1]
-    assert final["test_error"] < 0.6
+    assert final["test_error"] < 0.6  # chance: 0.9
