@@ -211,34 +211,26 @@ def test_the_command_line_starts_without_torch():
     assert subprocess.run([sys.executable, "-c", code], cwd=ROOT).returncode == 0
 
 
-def test_train_and_eval_take_a_built_in_spec_by_name(tmp_path, monkeypatch):
-    from typer.testing import CliRunner
-
-    from resdsl.cli import app
-
-    monkeypatch.chdir(tmp_path)  # no local file named resnet20
+def train_resnet20_by_name(tmp_path, monkeypatch):
+    """`resdsl train resnet20` (the built-in spec, by name) for 2 iterations: the runner
+    and the run folder."""
+    monkeypatch.chdir(tmp_path)  # no local file named resnet20 or plain20
     run = tmp_path / "run"
-    runner = CliRunner()
     trained = runner.invoke(app, ["train", "resnet20", "--data", "synthetic:64",
                                   "--set", "iterations=2", "--set", "batch_size=16",
                                   "--out", str(run)])
     assert trained.exit_code == 0, trained.output
+    return run
+
+
+def test_train_and_eval_take_a_built_in_spec_by_name(tmp_path, monkeypatch):
+    run = train_resnet20_by_name(tmp_path, monkeypatch)
     evaluated = runner.invoke(app, ["eval", "resnet20", str(run), "--data", "synthetic:64"])
     assert evaluated.exit_code == 0 and "resnet20" in evaluated.output
 
 
 def test_eval_and_resume_refuse_another_network_than_the_run_trained(tmp_path, monkeypatch):
-    from typer.testing import CliRunner
-
-    from resdsl.cli import app
-
-    monkeypatch.chdir(tmp_path)  # no local file named resnet20 or plain20
-    run = tmp_path / "run"
-    runner = CliRunner()
-    trained = runner.invoke(app, ["train", "resnet20", "--data", "synthetic:64",
-                                  "--set", "iterations=2", "--set", "batch_size=16",
-                                  "--out", str(run)])
-    assert trained.exit_code == 0, trained.output
+    run = train_resnet20_by_name(tmp_path, monkeypatch)
     # plain20 has resnet20's parameter names: its weights would load without a word
     for args in (["eval", "plain20", str(run)], ["train", "plain20", "--resume", str(run)]):
         refused = runner.invoke(app, args)
