@@ -119,3 +119,13 @@ def test_counts_that_cannot_work_are_refused(options, message):
     with pytest.raises(ReproduceError, match=message):
         ReproduceOptions("fig6", **options).check(gpus_present=1)
     ReproduceOptions("fig6", gpus=1, per_device=4).check(gpus_present=1)
+
+
+def test_planning_and_reporting_do_not_import_torch():
+    """The reproduction's own process plans and reports without torch (the runs have it):
+    the data sets' names and shapes come from a torch-free table."""
+    from helpers import run_python
+
+    done = run_python("import sys, resdsl.reproduce.plan, resdsl.reproduce.report\n"
+                      "sys.exit('torch' in sys.modules)")
+    assert done.returncode == 0, done.stderr

@@ -7,6 +7,14 @@
     batches     on-device epoch order, mean subtraction, crop and flip
 """
 
-from .sources import Data, open_data
-
 __all__ = ["Data", "open_data"]
+
+
+def __getattr__(name: str):
+    # Imported on first use: `names` (data sets by name, no torch) must be importable by
+    # the reproduction's own process without bringing torch in through `sources`.
+    if name in __all__:
+        from . import sources
+
+        return getattr(sources, name)
+    raise AttributeError(name)
