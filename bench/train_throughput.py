@@ -41,7 +41,7 @@ import handwritten  # noqa: E402
 
 import resdsl  # noqa: E402
 from resdsl.recipes import resolve_recipe  # noqa: E402
-from resdsl.train import RecordingReporter, TrainOptions, train  # noqa: E402
+from resdsl.train import RecordingReporter, TrainOptions, plan_run, train  # noqa: E402
 from resdsl.train.speed import autocast, prepare_model  # noqa: E402
 
 NETWORKS = {  # name: (spec, input H=W, batch)
@@ -166,7 +166,7 @@ def measure_trainer(name: str, device: str, mode: str, steps: int, rounds: int) 
                                checkpoint_every=steps * (rounds + 1))
         if device != "cpu":
             torch.cuda.reset_peak_memory_stats()
-        train(resdsl.compile(network), recipe, options, "", reporter)
+        train(plan_run(network, recipe, options), reporter)
     rates = [log["images_per_s"] for log in reporter.logs if "images_per_s" in log][1:]
     peak = torch.cuda.max_memory_allocated() / 2**30 if device != "cpu" else 0.0
     return {"trainer": statistics.median(rates), "trainer_peak_gib": peak}

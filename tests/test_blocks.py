@@ -193,7 +193,7 @@ def test_the_gate_bias_starts_where_the_spec_says():
 
 
 def test_highway_and_preact_nets_train(tmp_path):
-    from resdsl.train import TrainOptions, train
+    from resdsl.train import TrainOptions, plan_run, train
     from resdsl.train.progress import RecordingReporter
 
     # The families of specs/highway20.res and specs/resnet110_preact.res, one block a stage:
@@ -206,9 +206,8 @@ def test_highway_and_preact_nets_train(tmp_path):
         options = TrainOptions(data="synthetic:64", iterations=20, batch_size=16, lr=0.05,
                                eval_every=20, log_every=5, seed=0, out=str(tmp_path / spec))
         reporter = RecordingReporter()
-        train(model, net.recipe.model_copy(update={"warmup_lr": None,
-                                                    "warmup_until_error": None}),
-              options, "", reporter)
+        recipe = net.recipe.model_copy(update={"warmup_lr": None, "warmup_until_error": None})
+        train(plan_run(net, recipe, options), reporter, model)
         losses = [log["train_loss"] for log in reporter.logs if "train_loss" in log]
         assert losses[-1] < losses[0], (spec, losses)
 

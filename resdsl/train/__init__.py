@@ -1,14 +1,15 @@
 """Training: reproduce the paper's CIFAR-10 recipe on a compiled spec.
 
     options = TrainOptions(data="cifar10", data_dir="data", iterations=64000)
-    model = build_model(network, options)        # seeded first: the init is part of the run
-    result = train(model, network.recipe, options, spec_text, RecordingReporter())
+    plan = plan_run(network, network.recipe, options)    # decided once, before it runs
+    result = train(plan)                                  # the model built from it, seeded
 
 Modules, one per concern:
 
     options      TrainOptions: one field per `resdsl train` flag, with its help
-    request      what a command trains: the spec (a file or a run's saved copy), recipe, model
-    setup        preparing a run: new, or resumed from its folder (what flags may change)
+    plan         a run's plan, decided once: the network (the spec as one Origin), recipe,
+                 options, the saved run when resuming (what flags may change); the model
+    setup        preparing the planned run: folder, device, data, optimizer, checkpoint
     loop         train(): the loop, the step, logging, evaluation, checkpoints
     run          the state of a run in progress, and what a checkpoint holds of it
     held_out     the error on held-out images; evaluate_checkpoint for `resdsl eval`
@@ -39,7 +40,8 @@ from typing import Any
 
 _WHERE = {  # public name: the module that defines it
     "train": "loop", "prepare_run": "setup", "TrainOptions": "options",
-    "request_training": "request", "build_model": "request", "load_spec": "request",
+    "Plan": "plan", "plan_run": "plan", "plan_resume": "plan", "plan_training": "plan",
+    "build_model": "plan", "load_spec": "plan",
     "held_out_error": "held_out", "evaluate_checkpoint": "held_out",
     "Data": "datasets", "open_data": "datasets", "Shard": "shard", "pick_device": "distributed",
     "check_launch": "launch", "torchrun_args": "launch", "run_torchrun": "launch",

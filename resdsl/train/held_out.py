@@ -16,8 +16,9 @@ from .checkpoint import load_weights
 from .datasets import Data, open_data
 from .distributed import pick_device
 from .options import TrainOptions
-from .request import choose_recipe, require_spec, run_folder_of
-from .runfolder import check_same_spec, load_run
+from .errors import CheckpointError
+from .plan import choose_recipe, load_spec, network_of_run, run_folder_of
+from .runfolder import SavedRun, check_same_spec, load_run
 from .speed import autocast
 
 # What `resdsl eval` takes from the run it evaluates, unless its flags say otherwise
@@ -68,25 +69,37 @@ def evaluate_checkpoint(spec: str | os.PathLike | None, source: str | os.PathLik
     unless `given` (option fields) says otherwise."""
     folder = run_folder_of(source)
     saved = load_run(folder) if folder is not None else None
-    chosen = require_spec(spec, source, network)
-    if saved is not None:  # its weights go into the network it trained, and no other
-        check_same_spec(saved, chosen.text, chosen.network.name, folder)
+    network, recipe = _network_and_recipe(spec, source, network, saved, folder, report)
     taken = {k: getattr(saved.options, k) for k in FROM_THE_RUN} if saved else {}
     options = TrainOptions(**{**taken, **given})
-    if saved is not None:
-        recipe = saved.recipe  # how the run was trained: normalisation, batch
-    else:
-        recipe, note = choose_recipe(chosen, None)
-        if note:
-            report(note)
     device = pick_device(options.device)
     from ..compiler import compile_network
 
-    model = compile_network(chosen.network).to(device)
+    model = compile_network(network).to(device)
     passed_over: list[str] = []  # newer checkpoints that did not load
     used = load_weights(model, source, passed_over.append, saved.run_id if saved else None)
     for line in passed_over:  # never evaluate an older checkpoint without a word
         report(f"warning: evaluated {used}, not the newest checkpoint: {line}")
-    data = open_data(chosen.network, recipe, options, device)
-    return Evaluation(chosen.network.name, used, data.eval_set,
+    data = open_data(network, recipe, options, device)
+    return Evaluation(network.name, used, data.eval_set,
                       held_out_error(model, data, device), data.warnings)
+
+
+def _network_and_recipe(spec, source, name: str | None, saved: SavedRun | None, folder,
+                        report: Callable[[str], None]):
+    """The network the checkpoint is of (the spec given, else the run's saved one) and how
+    its run trained it (normalisation, batch): the run's recipe, else the spec's."""
+    if spec is None and saved is None:
+        what = "holds no config.json with the spec" if Path(source).exists() else \
+            "no such run folder or checkpoint"
+        raise CheckpointError(f"{what}: give the spec too, or a run folder", file=str(source))
+    if saved is None:
+        loaded = load_spec(spec, name)
+        recipe, note = choose_recipe(loaded, None)
+        if note:
+            report(note)
+        return loaded.network, recipe
+    network = load_spec(spec, name, saved.options.input).network if spec is not None \
+        else network_of_run(saved, folder, name)
+    check_same_spec(saved, network, folder)  # its weights go into the network it trained
+    return network, saved.recipe

@@ -1,6 +1,6 @@
 """The training loop: SGD on the recipe, counted in iterations as the paper counts them.
 
-`train` prepares the run (`setup.py`: new, or resumed from its folder), then takes one
+`train` prepares the run its plan describes (`plan.py`, `setup.py`: new, or resumed), then takes one
 step per iteration. Steps never wait for the device: losses and mistakes are summed on
 it and read back only at the logging interval. At the logging, evaluation and checkpoint
 intervals the run's recorder writes the metrics, redraws curves.png and saves a
@@ -15,7 +15,7 @@ import math
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -23,32 +23,25 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .. import ir
 from .distributed import Distributed
 from .errors import DivergedError
 from .held_out import count_errors
-from .options import TrainOptions
-from .progress import Reporter
+from .plan import Plan, build_model
+from .progress import RecordingReporter, Reporter
 from .run import Run
 from .runfolder import RunResult, held_out_metric
 from .setup import prepare_run
 
 
-def train(model: nn.Module, recipe: ir.Recipe, options: TrainOptions, spec_text: str,
-          reporter: Reporter, *, changes: Mapping[str, Any] | None = None,
-          spec_path: str | None = None) -> RunResult:
-    """Train `model`, compiled by resdsl (`model.network` is its IR), with `recipe`.
-
-    `spec_text` is the spec it was compiled from, saved in config.json (`spec_path`, its
-    file, lets the spec's imports be found again). With options.resume, the run folder's
-    saved recipe and options are used (`recipe` is ignored), and `changes` names what the
-    caller asks to change, by field: the flags a user gave. Safe changes are made and
-    recorded; any other is refused (OptionsError), never ignored.
-    """
+def train(plan: Plan, reporter: Reporter | None = None, model: nn.Module | None = None
+          ) -> RunResult:
+    """Run `plan` (plan.py): a new run, or the one it resumes. `model` is built from the
+    plan's network unless given (a model of the same shapes: its weights are trained)."""
+    reporter = reporter or RecordingReporter()
+    model = model if model is not None else build_model(plan.network, plan.options)
     dist = Distributed.from_env()
     try:
-        run = prepare_run(model, recipe, options, spec_text, reporter, dist, changes or {},
-                          spec_path)
+        run = prepare_run(plan, model, reporter, dist)
         try:
             return _loop(run)
         finally:

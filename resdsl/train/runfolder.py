@@ -1,7 +1,7 @@
 """The run folder: what a run writes, the names of the metrics it logs, and reading it back.
 
     runs/resnet20-20250101-120000/
-        config.json      run id, recipe, options, spec text and its sha256, versions, device
+        config.json      run id, recipe, options, the spec (every file's text), versions, device
         metrics.jsonl    one JSON object per logged iteration (errors are fractions)
         metrics.csv      the same records as a table, a column per metric
         events.out.tfevents.*   the same scalars for TensorBoard (when it is installed)
@@ -16,7 +16,6 @@ Every reader here takes the files as a user may have left them: a partial last l
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 import json
 import os
@@ -156,44 +155,80 @@ class SavedRun:
     config: dict[str, Any]  # the whole config.json
     recipe: ir.Recipe  # the resolved recipe the run trains with
     options: TrainOptions  # the options it was started with
-    spec_text: str  # the spec it was started from (compile it to get the model back)
+    origin: ir.Origin | None  # the spec it was started from (None: a network made in Python)
     run_id: str | None  # None for runs written before runs had ids
+    legacy: bool = False  # an older version's: the spec's own text, its imports left on disk
+    stamp: tuple[int, int] | None = None  # config.json's (mtime_ns, size) when it was read
 
 
-def spec_sha256(text: str) -> str:
-    """The digest config.json keeps of the spec a run was started from."""
-    return hashlib.sha256(text.encode()).hexdigest()
+def spec_text(origin: ir.Origin | None) -> str | None:
+    """The text of the spec file itself (imports aside)."""
+    return origin.sources.get(origin.path) if origin is not None else None
 
 
-def check_same_spec(saved: SavedRun, spec_text: str, network: str,
-                    run_dir: str | os.PathLike) -> None:
+def check_same_spec(saved: SavedRun, network: ir.Network, run_dir: str | os.PathLike) -> None:
     """Refuse to put a run's weights into another network, or another spec's: resuming or
     evaluating a run takes the spec and network it trained."""
     config = str(Path(run_dir) / CONFIG)
     trained = saved.config.get("network")
-    if isinstance(trained, str) and trained != network:
-        raise CheckpointError(f"this run trained {trained}, not {network}: give no spec (the "
-                              f"one saved here is used), or the spec and network it trained",
-                              file=config)
-    if saved.config.get("spec_sha256") != spec_sha256(spec_text):
-        raise CheckpointError("this run was trained from another spec (its sha256 differs): "
+    if isinstance(trained, str) and trained != network.name:
+        raise CheckpointError(f"this run trained {trained}, not {network.name}: give no spec "
+                              f"(the one saved here is used), or the spec and network it "
+                              f"trained", file=config)
+    kept, given = spec_text(saved.origin), spec_text(network.origin)
+    if kept is not None and given is not None and kept != given:
+        raise CheckpointError("this run was trained from another spec (its text differs): "
                               "give no spec (the one saved here is used), or the spec saved "
-                              "under 'spec' in this file", file=config)
+                              "under 'origin' in this file", file=config)
+
+
+def check_unchanged(saved: SavedRun, run_dir: str | os.PathLike) -> None:
+    """config.json is read before its folder is locked: refuse to go on if another process
+    rewrote it in between (a run resumed at the same moment, then finished)."""
+    if saved.stamp is not None and _stamp(Path(run_dir) / CONFIG) != saved.stamp:
+        raise RunFolderError("changed while this run was being prepared (another process "
+                             "resumed it): try again", file=str(Path(run_dir) / CONFIG))
+
+
+def _stamp(path: Path) -> tuple[int, int] | None:
+    try:
+        status = path.stat()
+    except OSError:
+        return None
+    return status.st_mtime_ns, status.st_size
 
 
 def load_run(run_dir: str | os.PathLike) -> SavedRun:
-    config, path = read_config(run_dir), Path(run_dir) / CONFIG
+    path = Path(run_dir) / CONFIG
+    stamp, config = _stamp(path), read_config(run_dir)
     try:
+        origin, legacy = _origin(config, run_dir)
         saved = SavedRun(config, ir.Recipe.model_validate(config["recipe"]),
-                         TrainOptions.from_dict(config["options"]), config["spec"],
-                         config.get("run_id"))
+                         TrainOptions.from_dict(config["options"]), origin,
+                         config.get("run_id"), legacy, stamp)
     except (KeyError, TypeError, ValidationError, OptionsError) as error:
         detail = error.message if isinstance(error, OptionsError) else type(error).__name__
         raise CheckpointError(f"has no usable recipe, options and spec ({detail}); this run "
                               "cannot be resumed or evaluated from it", file=str(path)) from None
-    if not isinstance(saved.spec_text, str) or not isinstance(saved.run_id, (str, type(None))):
-        raise CheckpointError("its spec or run id is not text", file=str(path))
+    if not isinstance(saved.run_id, (str, type(None))):
+        raise CheckpointError("its run id is not text", file=str(path))
     return saved
+
+
+def _origin(config: dict[str, Any], run_dir: str | os.PathLike) -> tuple[ir.Origin | None, bool]:
+    """The spec as config.json keeps it: `origin`, every file's text; or, in run folders
+    of older versions, `spec` (the file's text alone) and `spec_path` (where it was read,
+    for its imports)."""
+    if config.get("origin") is not None:
+        return ir.Origin.model_validate(config["origin"]), False
+    text, path = config.get("spec"), config.get("spec_path")
+    if not isinstance(text, str):
+        return None, False
+    label = path if isinstance(path, str) else f"{Path(run_dir) / CONFIG}[spec]"
+    base = Path(path).resolve().parent if isinstance(path, str) else Path.cwd()
+    network = config.get("network")
+    return ir.Origin(path=label, base_dir=str(base), sources={label: text},
+                     network=network if isinstance(network, str) else ""), True
 
 
 def read_metrics(run_dir: str | os.PathLike) -> list[dict[str, Any]]:

@@ -43,7 +43,7 @@ def test_a_run_can_be_evaluated_again_from_its_folder(tmp_path):
     first, trained, _ = run(tmp_path, tmp_path, data="synthetic:64",
                             recipe=tiny_recipe(iterations=10))
     saved = load_run(first.run_dir)
-    assert saved.spec_text == SPEC and saved.recipe.iterations == 10
+    assert saved.origin.sources == {"tiny.res": SPEC} and saved.recipe.iterations == 10
     assert saved.options.data == "synthetic:64"
     model = tiny_model(seed=3)
     assert load_weights(model, first.run_dir, print, saved.run_id) == first.checkpoint

@@ -3,7 +3,6 @@ divergence, Ctrl-C, speed options, and the device reads of a step."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import signal
 import sys
@@ -18,6 +17,7 @@ from resdsl.train.runfolder import checkpoint_path, list_checkpoints
 from resdsl.train.errors import DataError, DivergedError, OptionsError
 from resdsl.train.loop import train
 from resdsl.train.options import TrainOptions
+from resdsl.train.plan import plan_run
 from resdsl.train.progress import RecordingReporter
 from resdsl.train.runfolder import read_metrics, read_metrics_csv
 
@@ -33,8 +33,9 @@ def test_cifar_run_writes_its_folder(tmp_path, cifar):
     assert result.run_dir == folder and result.iteration == 30 and not result.interrupted
     assert result.eval_set == "test" and 0 <= result.final_error <= 1
     config = json.loads((folder / "config.json").read_text())
-    assert config["spec"] == SPEC
-    assert config["spec_sha256"] == hashlib.sha256(SPEC.encode()).hexdigest()
+    # The spec, once: every file's text in `origin`, nothing beside it.
+    assert config["origin"]["sources"] == {"tiny.res": SPEC}
+    assert not {"spec", "spec_path", "spec_sha256"} & set(config)
     assert config["recipe"]["iterations"] == 30 and config["options"]["seed"] == 0
     assert set(config["versions"]) == {"python", "torch", "resdsl"} and config["device"] == "cpu"
     records = read_metrics(folder)
@@ -76,9 +77,9 @@ def test_image_folder_with_worker_processes(tmp_path):
     root = make_image_folder(tmp_path / "images")
     recipe = tiny_recipe(iterations=6, batch_size=8, eval_every=3, crop_padding=2)
     model = tiny_model(classes=3, input=(3, 16, 16))
-    result = train(model, recipe, TrainOptions(out=str(tmp_path / "run"), data=str(root),
-                                               workers=1, log_every=3),
-                   SPEC, reporter := RecordingReporter())
+    options = TrainOptions(out=str(tmp_path / "run"), data=str(root), workers=1, log_every=3)
+    result = train(plan_run(model.network, recipe, options), reporter := RecordingReporter(),
+                   model)
     assert result.iteration == 6 and result.eval_set == "val"
     assert reporter.summary["train_images"] == 24 and reporter.summary["eval_images"] == 9
     assert round(result.final_error * 9) == pytest.approx(result.final_error * 9)
@@ -90,9 +91,10 @@ def test_image_folder_bad_image_names_the_file(tmp_path):
     bad.write_bytes(b"not a png")
     recipe = tiny_recipe(batch_size=8)
     with pytest.raises(DataError, match="cannot read the image") as error:
-        train(tiny_model(classes=3, input=(3, 16, 16)), recipe,
-              TrainOptions(out=str(tmp_path / "run"), data=str(root), workers=1), SPEC,
-              RecordingReporter())
+        model = tiny_model(classes=3, input=(3, 16, 16))
+        train(plan_run(model.network, recipe, TrainOptions(out=str(tmp_path / "run"),
+                                                           data=str(root), workers=1)),
+              model=model)
     assert str(bad) in str(error.value)
 
 
@@ -205,7 +207,7 @@ def test_a_compiled_spec_trains_with_its_own_recipe(tmp_path):
     model = resdsl.compile(network)
     options = TrainOptions(out=str(tmp_path / "run"), data="synthetic:32", iterations=3,
                            batch_size=8, eval_every=3, log_every=1)
-    result = train(model, network.recipe, options, spec.read_text(), RecordingReporter())
+    result = train(plan_run(network, options=options), model=model)
     records = read_metrics(result.run_dir)
     assert result.iteration == 3 and [r["lr"] for r in records] == [0.1] * 3
     config = json.loads((result.run_dir / "config.json").read_text())

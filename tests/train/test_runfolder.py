@@ -49,7 +49,8 @@ def test_a_config_that_is_not_a_config_is_a_clear_error(tmp_path, text, message)
 @pytest.mark.parametrize("change", [
     lambda c: c.pop("recipe"), lambda c: c.update(recipe=[1]),
     lambda c: c["options"].update(seed="zero"), lambda c: c["options"].update(log_every=0),
-    lambda c: c.update(spec=12), lambda c: c.update(run_id=[1]),
+    lambda c: c.update(origin=12), lambda c: c["origin"].update(sources=[1]),
+    lambda c: c.update(run_id=[1]),
     lambda c: c["recipe"].update(lr="fast"),
 ])
 def test_a_config_with_bad_contents_cannot_be_resumed(tmp_path, change):

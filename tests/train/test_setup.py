@@ -13,15 +13,13 @@ from torch import nn
 from resdsl.train.checkpoint import load_checkpoint, save_checkpoint
 from resdsl.train.runfolder import checkpoint_path, list_checkpoints
 from resdsl.train.errors import CheckpointError, OptionsError, RunFolderError
-from resdsl.train.loop import train
 from resdsl.train.options import TrainOptions
-from resdsl.train.progress import RecordingReporter
 from resdsl.train.runfolder import load_run, read_metrics
 
 from helpers import GUARD_SECONDS
 
 from .train_helpers import (SPEC, assert_identical, make_cifar10, same_weights, script,
-                            strip_timing, tiny_model, tiny_network, tiny_recipe,
+                            strip_timing, tiny_model, tiny_network, tiny_plan, tiny_recipe,
                             train_tiny as run, environment)
 from .train_script import run_tiny
 
@@ -62,8 +60,8 @@ def test_a_checkpoint_copied_from_another_run_is_not_resumed(tmp_path):
 def test_resume_needs_the_same_spec(tmp_path):
     first, _, _ = run(tmp_path, tmp_path, **SYNTHETIC, recipe=tiny_recipe(iterations=10))
     with pytest.raises(CheckpointError, match="another spec") as error:
-        train(tiny_model(), tiny_recipe(), TrainOptions(resume=str(first.run_dir)),
-              SPEC + "# changed\n", RecordingReporter())
+        tiny_plan(tiny_recipe(), TrainOptions(resume=str(first.run_dir)),
+                  tiny_network(spec=SPEC + "# changed\n"))
     assert "config.json" in str(error.value)
 
 
@@ -166,12 +164,6 @@ def test_a_checkpoint_with_a_sound_digest_but_the_wrong_contents_does_not_fit(tm
     save_checkpoint(first.run_dir, 10, state, keep=3, run_id=load_run(first.run_dir).run_id)
     with pytest.raises(CheckpointError, match="does not fit this run"):
         run(tmp_path, tmp_path, **SYNTHETIC, resume=str(first.run_dir))
-
-
-def test_a_model_without_its_network_is_a_programming_error(tmp_path):
-    with pytest.raises(TypeError, match="compiled by resdsl"):
-        train(nn.Linear(2, 2), tiny_recipe(), TrainOptions(out=str(tmp_path / "r")), SPEC,
-              RecordingReporter())
 
 
 def test_sigkill_then_resume_is_bitwise_identical(tmp_path):

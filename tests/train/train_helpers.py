@@ -148,13 +148,25 @@ def tiny_recipe(**changes: object) -> ir.Recipe:
     return ir.Recipe(**values)
 
 
-def tiny_network(recipe: ir.Recipe | None = None, classes: int = 10,
-                 input: tuple[int, int, int] = (3, 32, 32)) -> ir.Network:
-    return ir.Network(name="tiny", input=input, classes=classes, shortcut="none", stages=[],
-                      recipe=recipe)
-
-
 SPEC = "network tiny { input 3x32x32\n classes 10 }\n"  # stands in for the spec text
+
+
+def tiny_network(recipe: ir.Recipe | None = None, classes: int = 10,
+                 input: tuple[int, int, int] = (3, 32, 32), spec: str = SPEC) -> ir.Network:
+    """The IR the tiny model stands for; its origin is `spec`, as a run saves it."""
+    origin = ir.Origin(path="tiny.res", base_dir=".", sources={"tiny.res": spec}, network="tiny")
+    return ir.Network(name="tiny", input=input, classes=classes, shortcut="none", stages=[],
+                      recipe=recipe, origin=origin)
+
+
+def tiny_plan(recipe: ir.Recipe, options, network: ir.Network | None = None, changes=None):
+    """The plan of a tiny run: a new one, or (options.resume) the one it resumes."""
+    from resdsl.train.plan import plan_resume, plan_run
+
+    network = network or tiny_network()
+    if options.resume is not None:
+        return plan_resume(options, changes, network)
+    return plan_run(network, recipe, options)
 
 
 # ---- training in processes of their own ----------------------------------------------------
@@ -213,8 +225,8 @@ def train_tiny(tmp_path: Path, data_dir: Path, name: str = "run", recipe: ir.Rec
     settings.update(options)
     reporter = reporter or RecordingReporter()
     model = model or tiny_model()
-    result = train(model, recipe, TrainOptions(**settings), SPEC, reporter, changes=changes)
-    return result, model, reporter
+    plan = tiny_plan(recipe, TrainOptions(**settings), model.network, changes)
+    return train(plan, reporter, model), model, reporter
 
 
 class FullDisk:
@@ -241,21 +253,15 @@ class FullDisk:
 
 def train_resnet20(tmp_path: Path, iterations: int = 4, **options):
     """ResNet-20 from its spec, a few iterations on synthetic data, as `resdsl train` would
-    run it (spec_path saved, so its run folder alone can be evaluated); the RunResult."""
+    run it (its spec saved, so its run folder alone can be evaluated); the RunResult."""
     from helpers import SPECS
     from resdsl.train.loop import train
-    from resdsl.train.options import TrainOptions
-    from resdsl.train.progress import RecordingReporter
-    from resdsl.train.request import build_model, load_spec
+    from resdsl.train.plan import plan_training
 
-    spec = load_spec(SPECS / "resnet20.res")
     settings = dict(out=str(tmp_path / "run"), data="synthetic:32", iterations=iterations,
                     batch_size=8, eval_every=2, log_every=2, checkpoint_every=2)
-    options = TrainOptions(**{**settings, **options})
-    recipe = spec.network.recipe.model_copy(update={"iterations": iterations, "batch_size": 8,
-                                                    "eval_every": 2})
-    return train(build_model(spec.network, options), recipe, options, spec.text,
-                 RecordingReporter(), spec_path=str(SPECS / "resnet20.res"))
+    return train(plan_training(SPECS / "resnet20.res", None, None, {},
+                               {**settings, **options}))
 
 
 # ---- MNIST / Fashion-MNIST: the official IDX format ------------------------------------

@@ -20,7 +20,7 @@ from pathlib import Path
 sys.path[:0] = [str(Path(__file__).parent), str(Path(__file__).parents[1])]
 
 import torch  # noqa: E402
-from train_helpers import SPEC, tiny_model, tiny_recipe  # noqa: E402
+from train_helpers import tiny_model, tiny_plan, tiny_recipe  # noqa: E402
 
 from resdsl.train.loop import train  # noqa: E402
 from resdsl.train.options import TrainOptions  # noqa: E402
@@ -49,7 +49,7 @@ def run_tiny(run: str, data_dir: str, data: str = "cifar10", iterations: int = 4
                            log_every=4, checkpoint_every=6, seed=11, compile=compile,
                            resume=run if resume else None)
     model = tiny_model(seed=123 if resume else 0)  # a resumed run must not need the init
-    result = train(model, recipe, options, SPEC, SlowReporter(slow))
+    result = train(tiny_plan(recipe, options), SlowReporter(slow), model)
     return result, model
 
 
