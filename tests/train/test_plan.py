@@ -117,3 +117,20 @@ def test_a_run_of_a_model_built_for_other_classes_is_rebuilt_with_them(tmp_path)
     train(plan_run(model.network, options=options), model=model)
     rebuilt = network_of_run(load_run(tmp_path / "run"), tmp_path / "run")
     assert rebuilt.classes == 5 and tuple(rebuilt.input) == (1, 28, 28)
+
+
+def test_a_config_rewritten_between_the_plan_and_the_lock_is_refused(tmp_path):
+    """The plan reads config.json before the folder is locked: if another process resumed
+    the run in between (and rewrote it), this one stops instead of using a stale plan."""
+    from resdsl.train.errors import RunFolderError
+    from resdsl.train.loop import train
+
+    from .train_helpers import tiny_plan, tiny_recipe, train_tiny
+
+    first, _, _ = train_tiny(tmp_path, tmp_path, data="synthetic:64",
+                             recipe=tiny_recipe(iterations=4, eval_every=4))
+    plan = tiny_plan(tiny_recipe(), TrainOptions(resume=str(first.run_dir)))
+    config = first.run_dir / "config.json"
+    config.write_text(config.read_text().replace("}", ' }', 1))
+    with pytest.raises(RunFolderError, match="changed while this run was being prepared"):
+        train(plan)
