@@ -323,6 +323,9 @@ def item_rows(item, prefix: str) -> list[LayerRow]:
     if isinstance(item, (ir.Branches, ir.Select)):
         rows = [row for child in item.children for row in item_rows(child, path)]
         return rows + [_row(path, item.kind, item.detail(), item.out_shape, 0, item.work())]
+    if isinstance(item, ir.Chain):  # its lists sit in the block, its layers named by path
+        rows = [row for child in item.children for row in item_rows(child, prefix)]
+        return rows + [_row(path, item.kind, item.detail(), item.out_shape, 0, item.work())]
     # A merge: its shortcut's layers sit in the block beside it, its gate under its name.
     rows = [row for child in item.shortcut.items for row in item_rows(child, prefix)]
     rows += [row for child in item.gate for row in item_rows(child, path)]
