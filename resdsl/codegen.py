@@ -112,22 +112,41 @@ def chain_modules(chain: ir.Chain) -> dict[str, tuple[object, bool]]:
 
 
 def chain_lines(chain: ir.Chain, current: str) -> list[str]:
-    """A chain in the block's forward, as timm's Bottle2neck writes it."""
+    """A chain in the block's forward, as timm's Bottle2neck writes it (and, like it,
+    TorchScript can script it: the lists are zipped, never indexed by a variable)."""
+    names = loop_names(chain.lists)
     calls = "sp"
-    for name in chain.lists:
-        calls = f"self.{name}[i]({calls})"
-    last = "self.pool(spx[-1])" if chain.stage else "spx[-1]"
-    start = "spx[i]" if chain.stage else "spx[i] if i == 0 else sp + spx[i]"
+    for name in names:
+        calls = f"{name}({calls})"
+    lists = ", ".join(f"self.{name}" for name in chain.lists)
+    step = f"({', '.join(names)})" if len(names) > 1 else names[0]
+    steps = f"zip({lists})" if len(names) > 1 else lists
     how = ("a stage chain: each step reads its group alone, the last group is pooled"
            if chain.stage else "each step reads its group plus the step before")
+    read = ["    sp = spx[i]"] if chain.stage else ["    if i > 0:", "        sp = sp + spx[i]"]
+    last = "self.pool(spx[-1])" if chain.stage else "spx[-1]"
     return [f"# Res2Net's chain over {chain.scale} groups of channels; {how}",
             f"spx = torch.chunk({current}, {chain.scale}, 1)",
             "spo = []",
-            f"for i in range({chain.scale - 1}):",
-            f"    sp = {start}",
+            "sp = spx[0]",
+            f"for i, {step} in enumerate({steps}):",
+            *read,
             f"    sp = {calls}",
             "    spo.append(sp)",
-            f"out = torch.cat([*spo, {last}], 1)"]
+            f"spo.append({last})",
+            "out = torch.cat(spo, 1)"]
+
+
+def loop_names(lists: list[str]) -> list[str]:
+    """A step's layer as the loop names it: `conv` of `convs`, else `convs_i`."""
+    singular = [name[:-1] if name.endswith("s") and len(name) > 1 else f"{name}_i"
+                for name in lists]
+    clash = len(set(singular)) < len(singular) or set(singular) & CHAIN_LOCALS
+    return [f"{name}_i" for name in lists] if clash else singular
+
+
+# The names a chain's code uses in a block's forward, beside the block's own.
+CHAIN_LOCALS = frozenset({"x", "out", "shortcut", "t", "spx", "spo", "sp", "i", "torch"})
 
 
 def wrap(head: str, sequential_source: str) -> str:

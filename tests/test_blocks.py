@@ -389,3 +389,12 @@ def test_a_chain_is_a_stage_where_asked_and_its_labels_name_its_lists():
     kept = CHAIN.replace("chain scale {", "chain scale, stage false {")
     with pytest.raises(Exception, match="a chain that is no stage adds each step's output"):
         network_from_text(tiny("r2", extra=kept))
+
+
+def test_a_chain_scripts_with_torchscript():
+    """`resdsl export --to torchscript` scripts the network: the chain's lists are zipped
+    in its loop, never indexed by a variable, which TorchScript refuses."""
+    _, model = built(tiny("r2", extra=CHAIN).replace("1 x r2(4)", "2 x r2(4)"))
+    x = torch.randn(2, 3, 8, 8)
+    with torch.no_grad():
+        torch.testing.assert_close(torch.jit.script(model)(x), model(x))
