@@ -259,15 +259,40 @@ def main_convs(items: list) -> list[ir.Conv]:
 
 def block_lines(block: ir.Block) -> tuple[str, ...]:
     """The block's lines in Table 1's bracket: its convolutions (kernels and widths
-    only: strides do not split a group), then its gates' widths, as the SE paper's
-    Table 1 writes them."""
-    lines = [conv.notation(stride=False) for conv in main_convs(block.items)]
+    only: strides do not split a group) with its parallel paths, selections and chains
+    each on a line of its own, then its gates' widths, as the SE paper's Table 1 writes
+    them."""
+    lines = path_lines([item for item in block.items if not isinstance(item, ir.Gate)])
     for item in block.items:
         branch = item.branch if isinstance(item, ir.Gate) else getattr(item, "gate", [])
         widths = [str(conv.out_channels) for conv in main_convs(branch)]
         if widths:
             lines.append(f"{item.name}, [{', '.join(widths)}]")
     return tuple(lines) or (block.block,)  # no convolution at all: the block's name
+
+
+def path_lines(items: list) -> list[str]:
+    """Table 1's lines for a list of items, in order: a conv's `3x3, 64`; `concat [3x3,
+    64 | 3x3, 64, dilation 2]` for parallel paths; a selection's or a gate's attention
+    widths (`attn: select 2, [32, 128]`); `chain of 8: 3x3, 14` for Res2Net's chain."""
+    lines: list[str] = []
+    for item in items:
+        if isinstance(item, ir.Conv):
+            lines.append(item.notation(stride=False))
+        elif isinstance(item, ir.Group):
+            lines += path_lines(item.items)
+        elif isinstance(item, ir.Branches):
+            paths = ["; ".join(path_lines([path])) or path.kind for path in item.paths]
+            lines.append(f"{item.kind}{' split' if item.split else ''} [{' | '.join(paths)}]")
+        elif isinstance(item, (ir.Select, ir.Gate)):
+            lines += path_lines(getattr(item, "groups", []))
+            widths = ", ".join(str(conv.out_channels) for conv in main_convs(item.branch))
+            what = f"select {item.radix}" if isinstance(item, ir.Select) else "gate"
+            lines.append(f"{item.name}: {what}, [{widths}]")
+        elif isinstance(item, ir.Chain):
+            step = path_lines(item.steps[:item.per_step])
+            lines.append(f"chain of {item.scale}: {'; '.join(step)}")
+    return lines
 
 
 def notation(stage: ir.Stage) -> list[NotationPart]:
@@ -322,6 +347,9 @@ def item_rows(item, prefix: str) -> list[LayerRow]:
                             ir.Work(0, size, size))]
     if isinstance(item, (ir.Branches, ir.Select)):
         rows = [row for child in item.children for row in item_rows(child, path)]
+        return rows + [_row(path, item.kind, item.detail(), item.out_shape, 0, item.work())]
+    if isinstance(item, ir.Chain):  # its lists sit in the block, its layers named by path
+        rows = [row for child in item.children for row in item_rows(child, prefix)]
         return rows + [_row(path, item.kind, item.detail(), item.out_shape, 0, item.work())]
     # A merge: its shortcut's layers sit in the block beside it, its gate under its name.
     rows = [row for child in item.shortcut.items for row in item_rows(child, prefix)]

@@ -15,9 +15,10 @@ from dataclasses import dataclass
 
 from . import ir
 from . import syntax as syn
+from .chain import finish_chain, lower_chain
 from .diagnostics import ResdslError, ResdslValidationError, Span
-from .scopes import (Context, Scope, check_unique, expand_items, lower_nested, name_by_kind,
-                     point_of, to_ir_args)
+from .scopes import (Context, Planned, Scope, broadcasts, check_unique, expand_items,
+                     lower_branch, lower_gate, name_by_kind, point_of, to_ir_args)
 
 
 def lower_block(decl: syn.BlockDecl, args: dict, call_span: Span | None, name: str,
@@ -36,15 +37,6 @@ def lower_block(decl: syn.BlockDecl, args: dict, call_span: Span | None, name: s
                     in_shape=in_shape, out_shape=out, span=call_span)
 
 
-def broadcasts(gate: ir.Shape, target: ir.Shape) -> bool:
-    """A gate scales per channel (C x 1 x 1) or per element (the same shape)."""
-    return gate == target or (len(gate) == 3 and len(target) == 3
-                              and gate == (target[0], 1, 1))
-
-
-_BRANCH_NOTE = "the branch computes the gate, e.g. `{ avgpool; conv 1x1, width; sigmoid }`"
-
-
 @dataclass
 class _BlockGraph:
     decl: syn.BlockDecl
@@ -60,10 +52,15 @@ class _BlockGraph:
         self.points: dict[str, ir.Shape] = {}
         scope = Scope(self.context, self.args, self.option)
         items, shape = [], self.in_shape
+        chains: dict[str, bool | None] = {}  # each chain's `stage`, as its statement asks
         for p in planned:
             kind = getattr(p.stmt, "layer", None)
             if kind == "gate":
                 item = self.gate(p.stmt, p.name, shape)
+            elif kind == "chain":
+                item, chains[p.name] = lower_chain(p.stmt, p.name, shape, self.args,
+                                                   self.context)
+                self.taken = check_unique(chain_lists(item, p.stmt), self.taken)
             elif kind in ("residual", "highway"):
                 item = self.merge(p.stmt, p.name, shape)
             else:
@@ -72,30 +69,17 @@ class _BlockGraph:
             shape = item.out_shape
             if p.label:
                 self.points[p.label] = shape
-        return items
+        changes = self.in_shape != shape
+        return [finish_chain(item, chains[item.name], changes) if isinstance(item, ir.Chain)
+                else item for item in items]
 
     def gate(self, stmt: syn.LayerStmt, name: str, shape: ir.Shape) -> ir.Gate:
         source = point_of(stmt)
-        source_shape = self.points[source] if source else shape
-        branch = self.branch(stmt, source_shape, f"gate '{name}'", "multiply the path by "
-                             + (f"'{source}'" if source else "itself"))
-        out = branch[-1].out_shape
-        if not broadcasts(out, shape):
-            raise ResdslValidationError(
-                f"gate '{name}' gives {ir.shape_text(out)}, which cannot scale the "
-                f"{ir.shape_text(shape)} it gates: it needs {shape[0]} channels, on a 1x1 map "
-                "or one of the same size", stmt.span)
-        return ir.Gate(name=name, source=source, source_shape=source_shape, branch=branch,
-                       in_shape=shape, out_shape=shape, span=stmt.span)
+        return lower_gate(stmt, name, shape, self.args, self.context, source,
+                          self.points[source] if source else shape)
 
     def branch(self, stmt: syn.LayerStmt, start: ir.Shape, what: str, would: str) -> list:
-        """A gate's branch, lowered; an empty one (`gate { }`, or a repeat of none) is
-        refused, since it would pass its input through as the gate."""
-        items = lower_nested(stmt.body, start, self.args, self.context)
-        if not items:
-            raise ResdslValidationError(f"{what} has an empty branch: it would {would}",
-                                        stmt.span, notes=(_BRANCH_NOTE,))
-        return items
+        return lower_branch(stmt, start, self.args, self.context, what, would)
 
     def merge(self, stmt: syn.LayerStmt, name: str, shape: ir.Shape) -> ir.Merge:
         source = point_of(stmt)
@@ -157,6 +141,11 @@ class _BlockGraph:
                 f"shortcut '{decl.name}' gives {ir.shape_text(out)}, but the path it joins "
                 f"gives {ir.shape_text(merged)}", span)
         return items
+
+
+def chain_lists(chain: ir.Chain, stmt: syn.LayerStmt) -> list[Planned]:
+    """The chain's lists and pool as the block's modules, beside its own conv1, bn1, ..."""
+    return [Planned(stmt, 0, name) for name in [*chain.lists, *(p.name for p in chain.pool)]]
 
 
 def shortcut_args(decl: syn.ShortcutDecl, start: ir.Shape, merged: ir.Shape,

@@ -35,7 +35,7 @@ def camel(name: str) -> str:
 # Names the generated module defines or imports besides the classes it writes.
 TAKEN = frozenset({"F", "nn", "torch", "OrderedDict", "CompiledNetwork", "init_weights",
                    *(layer.helper_class for layer in LAYERS.values() if layer.helper_class),
-                   ir.Branches.helper_class, ir.Select.helper_class,
+                   ir.Branches.helper_class, ir.Select.helper_class, ir.Gate.helper_class,
                    *keyword.kwlist})
 
 
@@ -59,14 +59,17 @@ def attribute(owner: str, name: str) -> str:
 
 
 # ---- constructors -------------------------------------------------------------------------
-def construct(item, classes: dict, after_fresh: bool, indent: str) -> str:
-    """Source of the expression that builds `item`'s module."""
+def construct(item, classes: dict, after_fresh: bool, indent: str, in_block: bool = False) -> str:
+    """Source of the expression that builds `item`'s module (`in_block`: an item of a
+    block's own list, which the block's forward runs)."""
     if isinstance(item, ir.Layer):
         return item.torch(after_fresh)
     if isinstance(item, ir.Group):
         return sequential(item.items, classes, indent)
-    if isinstance(item, ir.Gate):
+    if isinstance(item, ir.Gate) and in_block:  # the block's forward multiplies
         return sequential(item.branch, classes, indent)
+    if isinstance(item, ir.Gate):  # in a Sequential: a module that multiplies
+        return "Scale(" + sequential(item.branch, classes, indent)[len("nn.Sequential("):]
     if isinstance(item, ir.Merge):
         return sequential(item.gate, classes, indent)
     if isinstance(item, ir.Branches):  # an nn.Sequential of its paths, merged its own way
@@ -77,7 +80,73 @@ def construct(item, classes: dict, after_fresh: bool, indent: str) -> str:
                     sequential(item.children, classes, indent))
     if isinstance(item, ir.Block):
         return classes[id(item)].construct(item, indent)
+    if isinstance(item, LayerList):
+        return item.construct(indent)
     raise TypeError(f"no module for {type(item).__name__}")
+
+
+@dataclass(frozen=True)
+class LayerList:
+    """One list a chain fills in its block (`convs`): an nn.ModuleList, a layer per step."""
+
+    layers: tuple
+    fresh: tuple  # whether each layer follows a fresh output (an in-place ReLU)
+
+    def construct(self, indent: str) -> str:
+        built = [layer.torch(fresh) for layer, fresh in zip(self.layers, self.fresh)]
+        if len(set(built)) == 1:  # one layer, made once per step
+            return f"nn.ModuleList([{built[0]} for _ in range({len(built)})])"
+        inner = indent + "    "
+        return f"nn.ModuleList([\n{inner}" + f",\n{inner}".join(built) + f",\n{indent}])"
+
+
+def chain_modules(chain: ir.Chain) -> dict[str, tuple[object, bool]]:
+    """A chain's lists and its pool, as the modules of its block."""
+    step = chain.steps[:chain.per_step]
+    modules: dict[str, tuple[object, bool]] = {}
+    for index, name in enumerate(chain.lists):
+        layers = tuple(chain.steps[index::chain.per_step])
+        modules[name] = (LayerList(layers, (fresh_before(step, index),) * len(layers)), False)
+    modules.update((pool.name, (pool, False)) for pool in chain.pool)
+    return modules
+
+
+def chain_lines(chain: ir.Chain, current: str) -> list[str]:
+    """A chain in the block's forward, as timm's Bottle2neck writes it (and, like it,
+    TorchScript can script it: the lists are zipped, never indexed by a variable)."""
+    names = loop_names(chain.lists)
+    calls = "sp"
+    for name in names:
+        calls = f"{name}({calls})"
+    lists = ", ".join(f"self.{name}" for name in chain.lists)
+    step = f"({', '.join(names)})" if len(names) > 1 else names[0]
+    steps = f"zip({lists})" if len(names) > 1 else lists
+    how = ("a stage chain: each step reads its group alone, the last group is pooled"
+           if chain.stage else "each step reads its group plus the step before")
+    read = ["    sp = spx[i]"] if chain.stage else ["    if i > 0:", "        sp = sp + spx[i]"]
+    last = "self.pool(spx[-1])" if chain.stage else "spx[-1]"
+    return [f"# Res2Net's chain over {chain.scale} groups of channels; {how}",
+            f"spx = torch.chunk({current}, {chain.scale}, 1)",
+            "spo = []",
+            "sp = spx[0]",
+            f"for i, {step} in enumerate({steps}):",
+            *read,
+            f"    sp = {calls}",
+            "    spo.append(sp)",
+            f"spo.append({last})",
+            "out = torch.cat(spo, 1)"]
+
+
+def loop_names(lists: list[str]) -> list[str]:
+    """A step's layer as the loop names it: `conv` of `convs`, else `convs_i`."""
+    singular = [name[:-1] if name.endswith("s") and len(name) > 1 else f"{name}_i"
+                for name in lists]
+    clash = len(set(singular)) < len(singular) or set(singular) & CHAIN_LOCALS
+    return [f"{name}_i" for name in lists] if clash else singular
+
+
+# The names a chain's code uses in a block's forward, beside the block's own.
+CHAIN_LOCALS = frozenset({"x", "out", "shortcut", "t", "spx", "spo", "sp", "i", "torch"})
 
 
 def wrap(head: str, sequential_source: str) -> str:
@@ -107,7 +176,7 @@ def is_fresh(item) -> bool:
     may work in place (not the block input, a flatten's view, a sigmoid's saved output)."""
     if isinstance(item, ir.Layer):
         return item.fresh_output
-    return isinstance(item, (ir.Gate, ir.Merge, ir.Block, ir.Branches, ir.Select)) or (
+    return isinstance(item, (ir.Gate, ir.Merge, ir.Block, ir.Branches, ir.Select, ir.Chain)) or (
         isinstance(item, ir.Group) and bool(item.items) and is_fresh(item.items[-1]))
 
 
@@ -134,7 +203,7 @@ class BlockClass:
 
     def construct(self, block: ir.Block, indent: str) -> str:
         inner = indent + "    "
-        parts = [f"{name}={construct(item, {}, fresh, inner)}"
+        parts = [f"{name}={construct(item, {}, fresh, inner, True)}"
                  for name, (item, fresh) in block_modules(block).items() if name not in self.fixed]
         if not parts:
             return f"{self.name}()"
@@ -176,6 +245,8 @@ def block_modules(block: ir.Block) -> dict[str, tuple[object, bool]]:
                 modules[part.name] = (part, fresh_before(item.shortcut.items, i))
             if item.kind == "highway":
                 modules[item.name] = (item, False)
+        elif isinstance(item, ir.Chain):
+            modules.update(chain_modules(item))
         else:
             modules[item.name] = (item, fresh)
     return modules
@@ -203,6 +274,8 @@ def block_forward(block: ir.Block, shortcut: str) -> list[str]:
             source = item.source or current
             lines.append(f"out = {current} * {attribute('self', item.name)}({source})"
                          f"  # gate {item.name}: scales the path by its branch")
+        elif isinstance(item, ir.Chain):
+            lines += chain_lines(item, current)
         else:
             call = f"{attribute('self', item.name)}({current})"
             if lines and _chains(block.items, index) and lines[-1].startswith("out = self."):
@@ -274,7 +347,7 @@ def _alike(blocks: list[ir.Block]) -> dict[str, str]:
     texts: dict[str, set[str]] = {}
     for block in blocks:
         for name, (item, fresh) in block_modules(block).items():
-            texts.setdefault(name, set()).add(construct(item, {}, fresh, ""))
+            texts.setdefault(name, set()).add(construct(item, {}, fresh, "", True))
     counts = {name: sum(name in block_modules(b) for b in blocks) for name in texts}
     return {name: next(iter(found)) for name, found in texts.items()
             if len(found) == 1 and counts[name] == len(blocks) and "\n" not in next(iter(found))}
@@ -335,6 +408,8 @@ def _structure(block: ir.Block) -> tuple:
         if isinstance(item, ir.Merge):
             parts.append(("merge", item.kind, item.name, item.source,
                           item.shortcut.kind == "off"))
+        elif isinstance(item, ir.Chain):
+            parts.append(("chain", item.name, item.scale, item.stage, tuple(item.lists)))
         else:
             parts.append((type(item).__name__, item.name, getattr(item, "source", None)))
     return (block.block, tuple(parts))
@@ -353,7 +428,10 @@ def network_source(network: ir.Network, base: str = "nn.Module", docstring: str 
     it); `docs`: the spec's comments on its blocks, by block name, for their docstrings."""
     classes, by_block = block_classes(network, docs)
     class_name = fresh_name(camel(network.name), {cls.name for cls in classes})
-    items = [item for stage in network.stages for item in ir.walk_items(stage.items)]
+    in_blocks = {id(item) for stage in network.stages for block in stage.blocks
+                 for item in block.items}  # their forward runs them: no helper of their own
+    items = [item for stage in network.stages for item in ir.walk_items(stage.items)
+             if id(item) not in in_blocks or not isinstance(item, ir.Gate)]
     helpers = dict.fromkeys(item.helper() for item in items if getattr(item, "helper", None)
                             and item.helper())
     init, forward = network_body(network, by_block)

@@ -19,14 +19,15 @@ from .ir.layers import LAYERS, Signature, check_label
 # The statements of a block's graph: their options, and whether they hold a branch.
 MERGES = ("residual", "highway")
 GRAPH = {"residual": Signature((), ("from",)), "gate": Signature((), ("from",)),
-         "highway": Signature((), ("from",))}
+         "highway": Signature((), ("from",)), "chain": Signature(("scale",), ("stage",), 1)}
 # Parts that hold parallel paths or an attention: modules of their own, so they may stand
 # in any list of layers (a group's, a branch's), not only in a block's.
 PARTS = {"sum": Signature((), ("split",)), "concat": Signature((), ("split",)),
          "select": Signature(("radix",), (), 1)}
-BRANCHED = ("gate", "highway", *PARTS)
+BRANCHED = ("gate", "highway", "chain", *PARTS)
 GRAPH_WORDS = {"residual": "adds a block's shortcut", "highway": "mixes a block's shortcut in",
-               "gate": "scales a block's path"}
+               "gate": "scales a block's path",
+               "chain": "splits a block's path into Res2Net's chain of groups"}
 SIGNATURES: dict[str, Signature] = {**{k: v.signature for k, v in LAYERS.items()}, **GRAPH,
                                     **PARTS}
 SHORTCUT_CASES = ("same", "changed")
@@ -108,7 +109,12 @@ def check_layer(stmt: syn.LayerStmt, where: str = "block", namespace=None) -> Si
             notes = (f"'{stmt.layer}' is a block: write `1 x {stmt.layer}(...)`",)
         raise ResdslValidationError(f"unknown layer '{stmt.layer}'", stmt.span, notes=notes)
     _check_label(stmt)
-    if stmt.layer in GRAPH and where != "block":
+    reads_point = any(arg.name == "from" for arg in stmt.args)
+    if stmt.layer == "gate" and where != "block" and reads_point:
+        raise ResdslValidationError(
+            "a gate reads a point of the block (`from`) only in the block's own list of "
+            "layers; elsewhere it reads the path where it stands", stmt.span)
+    if stmt.layer in GRAPH and where != "block" and stmt.layer != "gate":
         raise ResdslValidationError(
             f"'{stmt.layer}' {GRAPH_WORDS[stmt.layer]} and can only stand inside a block, in "
             "its own list of layers", stmt.span)

@@ -236,6 +236,8 @@ class Scope:
             return lower_branches(stmt, p.name, shape, self.env, self.context)
         if stmt.layer == "select":
             return lower_select(stmt, p.name, shape, self.env, self.context)
+        if stmt.layer == "gate":  # in a group: it scales the path where it stands
+            return lower_gate(stmt, p.name, shape, self.env, self.context)
         self.context.budget.reserve(0, 1, stmt.span)
         built = LAYERS[stmt.layer].build(layer_args(stmt, self.env), p.name, shape)
         if not self.context.in_block:
@@ -267,6 +269,43 @@ def lower_nested(body: list, shape: ir.Shape, env, context: Context) -> list:
     name_by_position(planned)
     check_unique(planned)
     return Scope(context, env).lower(planned, shape)
+
+
+def broadcasts(gate: ir.Shape, target: ir.Shape) -> bool:
+    """A gate scales per channel (C x 1 x 1) or per element (the same shape)."""
+    return gate == target or (len(gate) == 3 and len(target) == 3
+                              and gate == (target[0], 1, 1))
+
+
+_BRANCH_NOTE = "the branch computes the gate, e.g. `{ avgpool; conv 1x1, width; sigmoid }`"
+
+
+def lower_gate(stmt: syn.LayerStmt, name: str, shape: ir.Shape, env, context: Context,
+               source: str | None = None, source_shape: ir.Shape | None = None) -> ir.Gate:
+    """`gate [from P] { branch }` scaling a path of `shape`; its branch reads point P
+    (a block's: `source_shape`) or the path itself."""
+    source_shape = source_shape or shape
+    branch = lower_branch(stmt, source_shape, env, context, f"gate '{name}'",
+                          "multiply the path by " + (f"'{source}'" if source else "itself"))
+    out = branch[-1].out_shape
+    if not broadcasts(out, shape):
+        raise ResdslValidationError(
+            f"gate '{name}' gives {ir.shape_text(out)}, which cannot scale the "
+            f"{ir.shape_text(shape)} it gates: it needs {shape[0]} channels, on a 1x1 map "
+            "or one of the same size", stmt.span)
+    return ir.Gate(name=name, source=source, source_shape=source_shape, branch=branch,
+                   in_shape=shape, out_shape=shape, span=stmt.span)
+
+
+def lower_branch(stmt: syn.LayerStmt, start: ir.Shape, env, context: Context, what: str,
+                 would: str) -> list:
+    """A gate's branch, lowered; an empty one (`gate { }`, or a repeat of none) is
+    refused, since it would pass its input through as the gate."""
+    items = lower_nested(stmt.body, start, env, context)
+    if not items:
+        raise ResdslValidationError(f"{what} has an empty branch: it would {would}",
+                                    stmt.span, notes=(_BRANCH_NOTE,))
+    return items
 
 
 def lower_branches(stmt: syn.LayerStmt, name: str, shape: ir.Shape, env,

@@ -332,3 +332,16 @@ def test_branches_and_select_cost_what_the_compiled_module_costs():
     x = torch.randn(2, 8, 16, 16)
     with torch.no_grad():
         torch.testing.assert_close(both(x), getattr(both, "0")(x) + getattr(both, "1")(x))
+
+
+def test_table1_shows_what_paths_selections_and_chains_hold():
+    """Parallel paths, a selection's attention and Res2Net's chain each get a line of the
+    bracket; before, skresnet34 read as a plain `[3x3, 64] x 3` and resnest26d had no 3x3."""
+    def layer1(name: str) -> list[str]:
+        return report_of(name).stages[1].notation_parts[0].lines
+
+    assert layer1("timm/skresnet34") == [
+        "concat split [3x3, 64 | 3x3, 64, dilation 2]", "attn: select 2, [16, 128]", "3x3, 64"]
+    assert layer1("timm/resnest26d") == [
+        "1x1, 64", "3x3, 128, groups 2", "conv2: select 2, [32, 128]", "1x1, 256"]
+    assert layer1("timm/res2next50") == ["1x1, 128", "chain of 4: 3x3, 32, groups 8", "1x1, 256"]

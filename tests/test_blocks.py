@@ -278,3 +278,122 @@ def test_avgpool_pads_nothing_unless_told():
     model = compile_network(net)
     assert net.stages[0].out_shape == (1, 4, 4)
     assert torch.equal(model.avgpool(torch.ones(1, 1, 6, 6)), torch.ones(1, 1, 4, 4))
+
+
+# ---- a gate outside a block's own list ------------------------------------------------------
+def test_a_gate_in_a_labelled_group_scales_that_group_under_its_name():
+    """timm's `conv2.attn`: a gate inside a group is a module of its own there (a
+    Sequential only passes its input on), multiplying the group's path by its branch."""
+    extra = """
+block attn_basic(width, stride = 1) {
+    conv1: { conv: conv 3x3, width, stride stride; bn: batchnorm; relu }
+    conv2: {
+        conv: conv 3x3, width
+        bn:   batchnorm
+        attn: gate { avgpool; fc1: conv 1x1, 2; relu; fc2: conv 1x1, width; sigmoid }
+    }
+    residual
+    relu
+}
+"""
+    net, model = built(tiny("attn_basic", extra=extra))
+    assert "layer1.0.conv2.attn.fc1.weight" in model.state_dict()
+    conv2, x = model.layer1[0].conv2, torch.randn(2, 4, 8, 8)
+    with torch.no_grad():
+        path = conv2.bn(conv2.conv(x))
+        attn = conv2.attn
+        gate = torch.sigmoid(attn.fc2(F.relu(attn.fc1(path.mean((2, 3), keepdim=True)))))
+        torch.testing.assert_close(conv2(x), path * gate)
+    rows = {r.name: r for s in analyze(net).stages for r in s.layers}
+    assert rows["layer1.0.conv2.attn"].kind == "gate"
+    assert rows["layer1.0.conv2.attn"].elementwise == 4 * 8 * 8
+
+
+def test_a_gate_in_a_stem_scales_the_stem():
+    net, model = built("""network t {
+        input 3x8x8; classes 10
+        stem { conv 3x3, 8; se: gate { avgpool; conv 1x1, 8; sigmoid } }
+        head { avgpool; fc classes }
+    }""")
+    x = torch.randn(2, 3, 8, 8)
+    with torch.no_grad():
+        out = model.conv1(x)
+        gate = torch.sigmoid(getattr(model.se, "1")(out.mean((2, 3), keepdim=True)))
+        torch.testing.assert_close(model.se(out), out * gate)
+
+
+# ---- Res2Net's chain ------------------------------------------------------------------------
+CHAIN = """
+block r2(width, stride = 1, scale = 4) {
+    conv1: conv 1x1, width * scale
+    bn1:   batchnorm
+           relu
+           chain scale { conv 3x3, width, stride stride; batchnorm; relu }
+    conv3: conv 1x1, 4 * width
+    bn3:   batchnorm
+           residual
+           relu
+}
+"""
+
+
+def chain_by_hand(block, out: torch.Tensor, scale: int, stage: bool) -> torch.Tensor:
+    """timm's Bottle2neck between bn1's ReLU and conv3, written out."""
+    spx, spo = torch.chunk(out, scale, 1), []
+    for i in range(scale - 1):
+        sp = spx[i] if i == 0 or stage else sp + spx[i]
+        sp = F.relu(block.bns[i](block.convs[i](sp)))
+        spo.append(sp)
+    last = F.avg_pool2d(spx[-1], 3, block.convs[0].stride, 1) if stage else spx[-1]
+    return torch.cat([*spo, last], 1)
+
+
+def test_a_chain_computes_res2nets_bottleneck_stage_and_normal():
+    net, model = built(tiny("r2", extra=CHAIN).replace("1 x r2(4)", "2 x r2(4)"))
+    x = torch.randn(2, 4, 8, 8)
+    for block, stage in ((model.layer1[0], True), (model.layer1[1], False),
+                         (model.layer2[0], True)):
+        assert hasattr(block, "pool") == stage
+        with torch.no_grad():
+            out = F.relu(block.bn1(block.conv1(x)))
+            out = block.bn3(block.conv3(chain_by_hand(block, out, 4, stage)))
+            down = getattr(block, "downsample", None)
+            shortcut = down(x) if down is not None else x
+            torch.testing.assert_close(block(x), F.relu(out + shortcut))
+            x = block(x)
+    assert [k for k in model.state_dict() if k.startswith("layer1.0.") and "bns" not in k][:6] \
+        == ["layer1.0.conv1.weight", "layer1.0.bn1.weight", "layer1.0.bn1.bias",
+            "layer1.0.bn1.running_mean", "layer1.0.bn1.running_var",
+            "layer1.0.bn1.num_batches_tracked"]
+    assert {"layer1.0.convs.2.weight", "layer1.1.bns.2.weight"} <= set(model.state_dict())
+
+
+def test_a_chain_costs_its_additions_and_its_pool():
+    """A normal chain adds S-2 maps of one group; a stage chain none, and pools a group."""
+    net, _ = built(tiny("r2", extra=CHAIN).replace("1 x r2(4)", "2 x r2(4)"))
+    rows = {r.name: r for s in analyze(net).stages for r in s.layers}
+    group = 4 * 8 * 8
+    assert rows["layer1.1.chain"].elementwise == 2 * group
+    assert rows["layer1.0.chain"].elementwise == 0
+    assert rows["layer1.0.pool"].elementwise == group * 9
+    assert "layer1.1.pool" not in rows and rows["layer1.0.convs.0"].kind == "conv"
+
+
+def test_a_chain_is_a_stage_where_asked_and_its_labels_name_its_lists():
+    extra = CHAIN.replace("chain scale {", "chain scale, stage true {").replace(
+        "conv 3x3, width, stride stride", "c: conv 3x3, width, stride stride")
+    net, model = built(tiny("r2", extra=extra).replace("1 x r2(4)", "2 x r2(4)"))
+    block = model.layer1[1]
+    assert hasattr(block, "pool") and hasattr(block, "c") and not hasattr(block, "convs")
+    kept = CHAIN.replace("chain scale {", "chain scale, stage false {")
+    with pytest.raises(Exception, match="a chain that is no stage adds each step's output"):
+        network_from_text(tiny("r2", extra=kept))
+
+
+def test_a_chain_scripts_with_torchscript():
+    """`resdsl export --to torchscript` scripts the network: the chain's lists are zipped
+    in its loop, never indexed by a variable, which TorchScript refuses."""
+    _, model = built(tiny("r2", extra=CHAIN).replace("1 x r2(4)", "2 x r2(4)"))
+    x = torch.randn(2, 3, 8, 8)
+    with torch.no_grad():
+        torch.testing.assert_close(torch.jit.script(model)(x), model(x))

@@ -334,3 +334,30 @@ def test_cli_without_matplotlib_says_how_to_get_it(tmp_path, monkeypatch):
     assert result.output.strip() == ("resdsl: error: matplotlib is not installed "
                                      "(pip install 'resdsl[plot]')")
     assert not (tmp_path / "fig.png").exists()
+
+
+def test_a_res2net_chain_is_one_box_with_its_step_and_scale():
+    panel = block_figure([net("timm/res2net50_14w_8s")], "res2net_bottleneck").panels[0]
+    boxes = [box for box in panel.boxes if box.role == "layer"]
+    assert [box.text for box in boxes] == ["1x1, 112", "3x3, 14, chain of 8", "1x1, 256"]
+    from resdsl.draw.model import text_width
+    assert all(box.width > text_width(box.text, 9.0) for box in boxes)
+
+
+def test_a_gate_in_a_group_is_drawn_as_a_gate():
+    text = """
+block attn_basic(width, stride = 1) {
+    conv1: { conv 3x3, width, stride stride; batchnorm; relu }
+    conv2: { conv 3x3, width; batchnorm; attn: gate { avgpool; conv 1x1, 4; relu; conv 1x1, width; sigmoid } }
+    residual
+    relu
+}
+network t {
+    input 3x16x16; classes 10
+    stem { conv 3x3, 16 }
+    stage s: 1 x attn_basic(16)
+    head { avgpool; fc classes }
+}"""
+    from resdsl import network_from_text
+    panel = block_figure([network_from_text(text)], "attn_basic").panels[0]
+    assert [node.op for node in panel.nodes] == ["mul", "add"]

@@ -59,7 +59,7 @@ class BlockLayout:
     def _measure(self) -> None:
         main = [layer_words(l, conv=False) for l in flat_layers(self.block.items) if is_boxed(l)]
         main += [part.figure_words() for part in ir.walk_items(self.block.items)
-                 if isinstance(part, (ir.Branches, ir.Select))]  # one box each
+                 if isinstance(part, (ir.Branches, ir.Select, ir.Chain))]  # one box each
         self.box_w = max(MIN_BOX_W, max((text_width(t, FONT) for t in main), default=0) + 0.3)
         branch = [l for items in _branches(self.block) for l in flat_layers(items)]
         boxed = [text_width(layer_words(l, conv=False), FONT) for l in branch if is_boxed(l)]

@@ -51,7 +51,7 @@ def path_items(items: list) -> list:
     for item in items:
         if isinstance(item, ir.Group):
             out.extend(path_items(item.items))
-        elif isinstance(item, (ir.Gate, ir.Merge, ir.Branches, ir.Select)) or (
+        elif isinstance(item, (ir.Gate, ir.Merge, ir.Branches, ir.Select, ir.Chain)) or (
                 isinstance(item, ir.Layer) and is_boxed(item)):
             out.append(item)
     return out

@@ -7,7 +7,7 @@ of equality and serialisation (two specs that mean the same network compare equa
     graph.py   groups, gates, shortcuts and merges, blocks, stages, the network
 """
 
-from .graph import (Block, Branches, Expect, Gate, Group, Item, Merge, Network, Origin, Part,
+from .graph import (Block, Branches, Chain, Expect, Gate, Group, Item, Merge, Network, Origin, Part,
                     Point, Recipe, Select, Shortcut, Stage, StageItem, network_layers,
                     walk_items, walk_layers)
 from .layers import (FC, LAYERS, AdaptiveAvgPool, AvgPool, BatchNorm, Conv, Dropout, Flatten,
@@ -16,7 +16,7 @@ from .layers import (FC, LAYERS, AdaptiveAvgPool, AvgPool, BatchNorm, Conv, Drop
 from .node import Node, Shape, Value, shape_text
 
 __all__ = [
-    "LAYERS", "AdaptiveAvgPool", "AvgPool", "BatchNorm", "Block", "Branches", "Conv", "Dropout", "Expect",
+    "LAYERS", "AdaptiveAvgPool", "AvgPool", "BatchNorm", "Block", "Branches", "Chain", "Conv", "Dropout", "Expect",
     "FC", "Flatten", "Gate", "Group", "GroupNorm", "Item", "Layer", "LayerArgs", "MaxPool",
     "Merge", "Network", "Node", "Origin", "Part", "Point", "ReLU", "Recipe", "Select", "Shape",
     "Shortcut",

@@ -61,16 +61,23 @@ class Group(Part):
 
 class Gate(Part):
     """`gate [from P] { branch }`: the path multiplied by the branch's output, which reads
-    point P (its own input by default); the output keeps the path's shape."""
+    point P (its own input by default); the output keeps the path's shape. In a block's
+    own list the block's forward multiplies; elsewhere (a group: timm's `conv2.attn`) it
+    is a module of its own (`Scale`), since a Sequential only passes its input on."""
 
     kind: Literal["gate"] = "gate"
     source: Point = None
     source_shape: Shape  # what the branch reads
     branch: list[Item]
 
+    helper_class: ClassVar[str] = "Scale"
+
     @property
     def children(self) -> list[Item]:
         return self.branch
+
+    def helper(self) -> str:
+        return _SCALE
 
 
 class Branches(Part):
@@ -138,6 +145,61 @@ class Select(Part):
     def helper(self) -> str:
         return _SELECT
 
+
+class Chain(Part):
+    """`chain S [, stage B] { step }` (Res2Net, Gao et al. 2019), in a block's own list:
+    the input's C channels are S groups of C/S; the step (its layers) runs S-1 times,
+    step i reading group i plus, after the first, the output of step i-1; the output is
+    the steps' outputs and the last group, concatenated. A `stage` chain (where the
+    block changes shape: timm's "stage" type) adds nothing between steps and average-
+    pools the last group (3x3, the steps' stride, padding 1). The chain is no module:
+    its layers sit in the block as lists, step i's `convs` at `convs.i` (its layers'
+    names are those paths), and the pool at `pool`, as timm's Bottle2neck has them."""
+
+    kind: Literal["chain"] = "chain"
+    scale: int
+    stage: bool
+    steps: list[Item]  # every step's layers, step after step; named `convs.0`, `bns.0`, ...
+    pool: list[Item] = []  # the stage chain's average pool of the last group
+
+    @property
+    def children(self) -> list[Item]:
+        return [*self.steps, *self.pool]
+
+    @property
+    def per_step(self) -> int:
+        return len(self.steps) // (self.scale - 1)
+
+    @property
+    def lists(self) -> list[str]:
+        """The block's module lists the steps fill, in order: `convs`, `bns`, ..."""
+        return [item.name.split(".")[0] for item in self.steps[:self.per_step]]
+
+    def work(self) -> Work:
+        """The additions between steps (none in a stage chain); the concatenation copies."""
+        group = prod(self.out_shape) // self.scale
+        return Work(0, 0 if self.stage else (self.scale - 2) * group,
+                    prod(self.out_shape) + (0 if self.stage else (self.scale - 2) * group))
+
+    def detail(self) -> str:
+        step = "; ".join(filter(None, (item.notation() for item in self.steps[:self.per_step])))
+        kind = ", stage" if self.stage else ""
+        return f"chain of {self.scale - 1} x [{step}] over {self.scale} groups{kind}"
+
+    def figure_words(self, conv: bool = True) -> str:
+        convs = [item for item in self.steps[:self.per_step] if item.kind == "conv"]
+        words = ", ".join(item.figure_words(conv) for item in convs) or "chain"
+        return f"{words}, chain of {self.scale}"
+
+
+_SCALE = '''
+class Scale(nn.Sequential):
+    """A gate standing in a Sequential: its children compute the gate from the input,
+    which it scales (per channel, or per element)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * super().forward(x)
+'''
 
 _BRANCHES = '''
 class Branches(nn.Sequential):
@@ -222,7 +284,7 @@ class Merge(Part):
 
 
 # Every primitive layer of `LAYERS` and the parts that hold them, told apart by `kind`.
-Item = Annotated[Union[(*LAYERS.values(), Group, Gate, Merge, Branches, Select)],
+Item = Annotated[Union[(*LAYERS.values(), Group, Gate, Merge, Branches, Select, Chain)],
                  Field(discriminator="kind")]
 
 
@@ -322,13 +384,14 @@ class Network(Node):
         return self.stages[-1].out_shape if self.stages else self.input
 
 
-for _model in (Group, Gate, Branches, Select, Shortcut, Merge, Block, Stage):
+for _model in (Group, Gate, Branches, Select, Chain, Shortcut, Merge, Block, Stage):
     _model.model_rebuild()
 
 
 def walk_layers(items: list, prefix: str = "") -> Iterator[tuple[str, Layer]]:
     """(module path, layer) for every primitive layer under `items`, as the compiled
-    module's state_dict names them: a merge's shortcut layers sit beside it in the block,
+    module's state_dict names them: a merge's shortcut layers and a chain's lists sit
+    beside it in the block,
     its gate under its own name; every other part holds its children under its name."""
     for item in items:
         path = f"{prefix}.{item.name}" if prefix else item.name
@@ -337,6 +400,8 @@ def walk_layers(items: list, prefix: str = "") -> Iterator[tuple[str, Layer]]:
         elif isinstance(item, Merge):
             yield from walk_layers(item.shortcut.items, prefix)
             yield from walk_layers(item.gate, path)
+        elif isinstance(item, Chain):  # its layers' names are paths in the block
+            yield from walk_layers(item.children, prefix)
         else:
             yield from walk_layers(item.children, path)
 
@@ -354,6 +419,6 @@ def network_layers(network: Network) -> Iterator[tuple[str, Layer]]:
     for stage in network.stages:
         yield from walk_layers(stage.items, stage.module)
 
-__all__ = ["Block", "Branches", "Expect", "Gate", "Group", "Item", "Layer", "Merge", "Network", "Origin", "Part",
+__all__ = ["Block", "Branches", "Chain", "Expect", "Gate", "Group", "Item", "Layer", "Merge", "Network", "Origin", "Part",
            "Point", "Recipe", "Select", "Shortcut", "Stage", "StageItem", "network_layers", "walk_items",
            "walk_layers"]
