@@ -21,6 +21,7 @@ from .atomic import write_file
 from .codegen import network_source
 from .compiler import CompiledNetwork, compile_network
 from .diagnostics import ResdslFileError, ResdslValidationError
+from .limits import MAX_BUILD_BYTES
 from .version import __version__
 
 FORMATS = {"pytorch": ".py", "onnx": ".onnx", "torchscript": ".pt", "safetensors": ".safetensors"}
@@ -47,6 +48,27 @@ def export(net: ir.Network, to: str, out: Path, docs: dict[str, str] | None = No
     from .modelfile import save_safetensors
 
     return save_safetensors(model, out)
+
+
+def export_program(program, network: str | None, to: str, out: Path | None = None, *,
+                   input: tuple[int, int, int] | None = None, weights: Path | None = None,
+                   max_bytes: int = MAX_BUILD_BYTES) -> Path:
+    """Write network `network` of a loaded spec (`loader.Program`), read once: its blocks'
+    comments become docstrings; `weights` (a model file of the same network) gives its
+    weights, else they are freshly initialised. `out` defaults to NETWORK.py, .onnx, ..."""
+    from .lower import lower
+
+    net, model = lower(program, network, input), None
+    if weights is not None:
+        from .modelfile import check_same_network, load_saved
+
+        model = load_saved(weights)
+        check_same_network(model.network, net, str(weights))
+        net = model.network  # its origin: the sources a safetensors file carries
+    if model is None and to != "pytorch":
+        model = compile_network(net, max_bytes=max_bytes)
+    docs = block_docs(program.namespace)
+    return export(net, to, out or default_path(net, to), docs, model)
 
 
 def pytorch_source(net: ir.Network, docs: dict[str, str] | None = None) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 
-from resdsl.cli_progress import PlainReporter, RichReporter, make_reporter
+from resdsl.cli.progress import PlainReporter, RichReporter, make_reporter
 from resdsl.train.runfolder import RunResult
 
 SUMMARY = {"network": "resnet20", "run_dir": "runs/x", "device": "cpu", "precision": "fp32",

@@ -175,6 +175,27 @@ def test_export_refuses_the_weights_of_another_network(tmp_path):
     assert "wrote" not in result.output and not (tmp_path / "out.safetensors").exists()
 
 
+def test_export_reads_the_spec_once(tmp_path, monkeypatch):
+    """The spec named on the command line is read once, weights or not: a local file
+    hiding a built-in spec is said once (it was said twice when export read it twice)."""
+    import resdsl.loader as loader
+
+    from resdsl.modelfile import save_model
+
+    saved = save_model(parse_network("resnet20"), tmp_path / "m20.pt")
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "resnet20").write_text((SPECS / "resnet20.res").read_text().replace(
+        'import "cifar.res"', f'import "{SPECS / "cifar.res"}"'))
+    reads = []
+    original = loader.read_spec
+    monkeypatch.setattr(loader, "read_spec", lambda path: reads.append(path) or original(path))
+    result = runner.invoke(app, ["export", "resnet20", "--to", "pytorch", "--weights",
+                                 str(saved), "--out", "r20.py"])
+    assert result.exit_code == 0, result.output
+    assert result.output.count("using the local file resnet20") == 1
+    assert len(reads) == 1  # the spec file (its import is read by the loader's own reader)
+
+
 def test_export_refuses_weights_of_a_same_named_but_other_network(tmp_path):
     from resdsl.modelfile import save_model
 

@@ -197,7 +197,7 @@ def skipped(command: str) -> bool:
 def scratch(tmp_path_factory):
     """Every ```res block that is not a repository file written out, then every shown
     command run in order, in one scratch folder: {command: (exit code, output lines)}."""
-    from resdsl import cli
+    from resdsl.cli import app, console
 
     folder = tmp_path_factory.mktemp("readme")
     (folder / "specs").symlink_to(SPECS, target_is_directory=True)
@@ -210,12 +210,12 @@ def scratch(tmp_path_factory):
             (folder / path).write_text(fence.text, encoding="utf-8")
     results, runner, cwd = {}, CliRunner(), os.getcwd()
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(cli.out, "width", WIDTH)
-        patch.setattr(cli.err, "width", WIDTH)
+        patch.setattr(console.out, "width", WIDTH)
+        patch.setattr(console.err, "width", WIDTH)
         os.chdir(folder)
         try:
             for shown in RUN:
-                result = runner.invoke(cli.app, shlex.split(shown.command)[1:])
+                result = runner.invoke(app, shlex.split(shown.command)[1:])
                 assert result.exception is None or isinstance(result.exception, SystemExit), \
                     f"{shown.command}: {result.exception!r}"
                 results[shown.command] = (result.exit_code, [l.rstrip() for l in result.output.splitlines()])

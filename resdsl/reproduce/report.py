@@ -239,6 +239,16 @@ def table_cells(report: Report) -> list[tuple[str, ...]]:
             for row in report.rows]
 
 
+def console_cells(report: Report, ascii: bool = False) -> list[tuple[str, ...]]:
+    """The CONSOLE columns of the table's cells; `ascii` spells ± and dashes out, for a
+    console that cannot encode them."""
+    cells = [row[:len(CONSOLE)] for row in table_cells(report)]
+    if ascii:
+        plain = str.maketrans({"±": "+-", "—": "-", "–": "-"})
+        cells = [tuple(cell.translate(plain) for cell in row) for row in cells]
+    return cells
+
+
 def claim_lines(report: Report) -> list[str]:
     """Each claim of the paper as a sentence: shown, not shown, or not decided yet."""
     verdicts = {True: "shown", False: "NOT shown", None: "not decided (runs unfinished)"}

@@ -82,7 +82,7 @@ def test_a_damaged_newest_checkpoint_is_not_counted_nor_touched(tmp_path):
 
 
 def test_a_damaged_checkpoint_is_said_when_the_run_is_decided(tmp_path):
-    from resdsl.cli_reproduce import PrintedEvents
+    from resdsl.cli.reproduce import PrintedEvents
     from resdsl.reproduce.state import RunState
 
     job, = planned(tmp_path, only=("resnet20",))

@@ -13,8 +13,9 @@ from resdsl.reproduce.errors import ReproduceError
 from resdsl.reproduce.experiments import load_experiment, select_nets
 from resdsl.reproduce.options import ReproduceOptions
 from resdsl.reproduce.plan import plan_runs
-from resdsl.reproduce.report import (FINISHED, NOT_STARTED, PARTIAL, claim_lines, collect,
-                                     figure_panels, markdown, table_cells, write_report)
+from resdsl.reproduce.report import (CONSOLE, FINISHED, NOT_STARTED, PARTIAL, claim_lines,
+                                     collect, console_cells, figure_panels, markdown,
+                                     table_cells, write_report)
 
 from .reproduce_helpers import fake_run, planned
 
@@ -51,6 +52,16 @@ def test_each_row_has_the_papers_numbers_beside_ours(table6):
     assert cells["ResNet-1202"][1:6] == ("7.93", "—", "—", "0/1", "0/6")
     assert cells["ResNet-110"][6] == "11.60 ± 0.16 (5 runs)"  # training errors, 5 points up
     assert cells["ResNet-1202"][7] == "19.42M (paper 19.40M)"
+
+
+def test_a_console_shows_the_first_columns_and_in_ascii_if_it_must(table6):
+    report = collect(*table6)
+    assert console_cells(report) == [row[:len(CONSOLE)] for row in table_cells(report)]
+    plain = {row[0]: row for row in console_cells(report, ascii=True)}
+    assert plain["ResNet-110"][1:4] == ("6.43 (6.61 +- 0.16, 5 runs)", "6.40",
+                                        "6.60 +- 0.16 (5 runs)")
+    assert plain["ResNet-20"][3] == "-"
+    assert all(cell.isascii() for row in plain.values() for cell in row)
 
 
 def test_report_files_hold_every_row(table6, tmp_path):

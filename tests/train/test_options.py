@@ -47,12 +47,40 @@ def test_the_train_command_offers_exactly_the_options_fields():
     """The CLI makes its options from the fields: none missing, none added, same help."""
     import inspect
 
-    from resdsl import cli
+    from resdsl.cli.training import train
 
-    parameters = inspect.signature(cli.train).parameters
+    parameters = inspect.signature(train).parameters
     own = {"spec", "recipe", "set_fields", "nproc", "network"}
     assert set(parameters) - own == {f.name for f in fields(TrainOptions)}
     for field in fields(TrainOptions):
         option = parameters[field.name].default
         assert option.help.startswith(field.metadata["help"])
         assert option.default is None  # a flag not given is told apart from a default
+
+
+def test_a_new_field_becomes_a_flag_without_a_change_to_the_cli(monkeypatch):
+    """The flags are made from TrainOptions' fields, not from a list kept beside them."""
+    import inspect
+    from dataclasses import dataclass, field
+
+    from resdsl.cli import training
+    from resdsl.train import options
+
+    @dataclass
+    class Wider(TrainOptions):
+        warmup_images: int = field(default=7, metadata={"help": "images to warm up on"})
+
+    monkeypatch.setattr(options, "TrainOptions", Wider)
+    options.option_types.cache_clear()
+    try:
+        names = training.train_option_names()
+        command = training.with_train_options(*names)(lambda given: given)
+        option = inspect.signature(command).parameters["warmup_images"].default
+    finally:
+        options.option_types.cache_clear()
+    assert names[0] == "data" and names[-1] == "input"  # the order --help has always had
+    assert names.index("warmup_images") == names.index("workers") + 1
+    assert option.param_decls == ("--warmup-images",)
+    assert option.help == "images to warm up on (default: 7)"
+    others = dict.fromkeys(name for name in names if name != "warmup_images")
+    assert command(warmup_images=3, **others) == {"warmup_images": 3}

@@ -11,11 +11,11 @@ import sys
 import time
 from typing import IO, TYPE_CHECKING, Any
 
-from .train.runfolder import HELD_OUT
+from ..train.runfolder import HELD_OUT
 
 if TYPE_CHECKING:
-    from .train.progress import Reporter
-    from .train.runfolder import RunResult
+    from ..train.progress import Reporter
+    from ..train.runfolder import RunResult
 
 
 def make_reporter(stream: IO[str] | None = None) -> Reporter:
