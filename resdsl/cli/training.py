@@ -106,23 +106,19 @@ def train(spec: Optional[str] = typer.Argument(None, help="a .res spec or a buil
     if spec is None and "resume" not in given:
         raise typer.BadParameter("give a spec, or --resume RUN", param_hint="SPEC")
     spec_file, network = spec_and_network(spec, network) if spec is not None else (None, network)
-    request = training.request_training(spec_file, network, recipe, recipe_sets(set_fields), given)
-    for text in request.notes:
+    plan = training.plan_training(spec_file, network, recipe, recipe_sets(set_fields), given)
+    for text in plan.notes:
         note(text)
     if nproc is not None and "RANK" not in os.environ:
         # Checked here once, not in each process: one message, no processes started.
-        training.check_launch(request.options, request.recipe, nproc)
+        training.check_launch(plan.options, plan.recipe, nproc)
         args = training.torchrun_args(sys.argv[1:], nproc)
         note("+ torchrun " + " ".join(args))
         code, failure = training.run_torchrun(args, nproc)
         if failure:
             print_error(ResdslError(failure))
         raise typer.Exit(code)
-    model = training.build_model(request.spec.network, request.model_options)
-    result = training.train(model, request.recipe, request.options, request.spec.text,
-                            make_reporter(), changes=request.changes,
-                            spec_path=request.spec_path)
-    if result.interrupted:
+    if training.train(plan, make_reporter()).interrupted:
         raise typer.Exit(130)
 
 
