@@ -111,10 +111,11 @@ def chain_modules(chain: ir.Chain) -> dict[str, tuple[object, bool]]:
     return modules
 
 
-def chain_lines(chain: ir.Chain, current: str) -> list[str]:
+def chain_lines(chain: ir.Chain, current: str, labels: set[str]) -> list[str]:
     """A chain in the block's forward, as timm's Bottle2neck writes it (and, like it,
-    TorchScript can script it: the lists are zipped, never indexed by a variable)."""
-    names = loop_names(chain.lists)
+    TorchScript can script it: the lists are zipped, never indexed by a variable).
+    `labels`: the block's, which its forward may hold as points: the loop keeps off them."""
+    names = loop_names(chain.lists, labels)
     calls = "sp"
     for name in names:
         calls = f"{name}({calls})"
@@ -137,12 +138,14 @@ def chain_lines(chain: ir.Chain, current: str) -> list[str]:
             "out = torch.cat(spo, 1)"]
 
 
-def loop_names(lists: list[str]) -> list[str]:
-    """A step's layer as the loop names it: `conv` of `convs`, else `convs_i`."""
+def loop_names(lists: list[str], labels: set[str] = frozenset()) -> list[str]:
+    """A step's layer as the loop names it: `conv` of `convs`; where that is taken (by the
+    forward's own names or a label, which a point may hold), `_convs`: no label starts
+    with an underscore."""
     singular = [name[:-1] if name.endswith("s") and len(name) > 1 else f"{name}_i"
                 for name in lists]
-    clash = len(set(singular)) < len(singular) or set(singular) & CHAIN_LOCALS
-    return [f"{name}_i" for name in lists] if clash else singular
+    clash = len(set(singular)) < len(singular) or set(singular) & (CHAIN_LOCALS | labels)
+    return [f"_{name}" for name in lists] if clash else singular
 
 
 # The names a chain's code uses in a block's forward, beside the block's own.
@@ -275,7 +278,7 @@ def block_forward(block: ir.Block, shortcut: str) -> list[str]:
             lines.append(f"out = {current} * {attribute('self', item.name)}({source})"
                          f"  # gate {item.name}: scales the path by its branch")
         elif isinstance(item, ir.Chain):
-            lines += chain_lines(item, current)
+            lines += chain_lines(item, current, {i.name for i in ir.walk_items(block.items)})
         else:
             call = f"{attribute('self', item.name)}({current})"
             if lines and _chains(block.items, index) and lines[-1].startswith("out = self."):

@@ -390,6 +390,26 @@ def test_a_chain_is_a_stage_where_asked_and_its_labels_name_its_lists():
         network_from_text(tiny("r2", extra=kept))
 
 
+def test_a_point_named_like_the_chains_loop_variable_is_not_overwritten():
+    """`conv: relu`, a point a gate reads after the chain, must not be replaced by the
+    chain's loop variable for `convs` (the loop takes another name)."""
+    extra = CHAIN.replace("           relu\n           chain", "    conv:  relu\n           chain"
+                          ).replace("    bn3:   batchnorm\n",
+                                    "    bn3:   batchnorm\n    g:     gate from conv { avgpool; conv 1x1, 4 * width; sigmoid }\n")
+    net, model = built(tiny("r2", extra=extra).replace("1 x r2(4)", "2 x r2(4)"))
+    block, x = model.layer1[1], torch.randn(2, 16, 8, 8)
+    with torch.no_grad():
+        point = F.relu(block.bn1(block.conv1(x)))
+        out = block.bn3(block.conv3(chain_by_hand(block, point, 4, False)))
+        torch.testing.assert_close(block(x), F.relu(out * block.g(point) + x))
+
+
+@pytest.mark.parametrize("label", ["sp", "spx", "spo", "i"])
+def test_the_chains_own_names_cannot_label_a_layer(label):
+    with pytest.raises(Exception, match=f"'{label}' cannot label a layer"):
+        network_from_text(tiny("r2", extra=CHAIN.replace("conv3:", f"{label}:")))
+
+
 def test_a_chain_scripts_with_torchscript():
     """`resdsl export --to torchscript` scripts the network: the chain's lists are zipped
     in its loop, never indexed by a variable, which TorchScript refuses."""

@@ -283,3 +283,11 @@ def test_an_import_hiding_a_built_in_spec_is_said(tmp_path):
     result = run("check", str(tmp_path / "mine.res"))
     assert result.exit_code == 0
     assert 'note: ' in result.output and 'import "cifar.res" reads the local file' in result.output
+
+
+def test_draw_says_a_path_with_brackets_as_it_is(tmp_path):
+    """rich would read `[red]` in a path as markup and drop it from the line."""
+    target = tmp_path / "fig[red]" / "resnet20[b].svg"
+    target.parent.mkdir()
+    result = run("draw", "resnet20", "--out", target)
+    assert result.exit_code == 0 and f"wrote {target}" in result.output

@@ -240,4 +240,5 @@ def draw(specs: List[Path] = SPECS,
     from ..draw import draw_figure
 
     networks = [load_network(spec, network, input) for spec in specs]
-    out.print(f"wrote {draw_figure(networks, output, block=block, collapse=collapse)}")
+    out.print(f"wrote {draw_figure(networks, output, block=block, collapse=collapse)}",
+              markup=False)  # a path may hold [brackets]

@@ -772,7 +772,7 @@ def always_numbered(kind: str) -> bool:
 
 # A label becomes a module attribute of the compiled network and a name in its generated
 # code, so it cannot be a name nn.Module, nn.Sequential or the generated code already use,
-# nor a Python keyword. Listed here because this module never imports torch;
+# nor a Python keyword (nor the locals of Res2Net's chain: sp, spx, spo, i). Listed here because this module never imports torch;
 # tests/test_compiler.py checks the list against torch itself.
 RESERVED_LABELS = frozenset("""
     T_destination add_module adds append apply bfloat16 buffers call_super_init children
@@ -786,6 +786,7 @@ RESERVED_LABELS = frozenset("""
     requires_grad_ residual_bn self set_extra_state source set_submodule share_memory shortcut
     state_dict super t to to_empty torch train training type x xpu zero_grad nn F
     report origin spec_source feature_info out_channels
+    sp spx spo i
 """.split()) | frozenset(keyword.kwlist)
 
 

@@ -25,7 +25,7 @@ Modules, one per concern:
     recorder     what a run in progress writes (rank 0), and the folder's lock (lock)
     tensorboard  optional TensorBoard event files
     plot         Figure 6 curves
-    progress     the Reporter protocol and a recording reporter (printing ones: cli_progress)
+    progress     the Reporter protocol and a recording reporter (printing ones: cli/progress.py)
     files        reading user files safely; OS errors as one line naming the path
     errors       the errors a user can cause
 

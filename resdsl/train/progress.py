@@ -3,7 +3,7 @@
 `train` calls start(summary), log(metrics) at each logging iteration, message(text) for
 warnings and notes (skipped checksums, checkpoint fallbacks, the end of the warm-up),
 and finish(result). The library only records (`RecordingReporter`, for tests and
-notebooks); reporters that print live with the command line (`resdsl.cli_progress`).
+notebooks); reporters that print live with the command line (`resdsl.cli.progress`).
 """
 
 from __future__ import annotations
