@@ -10,6 +10,7 @@ is the `plot` extra: without it `draw_figure` raises PlotError, and the report s
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +23,8 @@ PAPER_TOP = 20.0  # % error: the top of the paper's Figure 6 axes
 CONVERGED = 15.0  # % final test error under which the paper's axes fit every curve
 PANEL_SIZE = (4.3, 3.6)  # inches per panel, before its legend
 SCALE = 10_000  # iterations per tick label unit on long runs, as the paper's axes
+HEADING_CHARS = 52  # characters of the heading that fit across one panel
+KEY = "dashed: training error, bold: test error, dot: the final test error (the table's)"
 
 
 @dataclass(frozen=True)
@@ -46,10 +49,16 @@ def draw_figure(title: str, panels: Sequence[PanelCurves], out_png: Path) -> Pat
     for ax, panel, series in zip(axes, panels, data):
         _draw_panel(ax, panel.title, series, top)
     axes[0].set_ylabel("error (%)")
-    figure.suptitle(f"{title}\ndashed: training error, bold: test error, dot: the final test "
-                    "error (the table's)", fontsize="medium")
+    figure.suptitle(heading(title, len(panels)), fontsize="medium")
     write_png(figure, out_png)
     return out_png
+
+
+def heading(title: str, panels: int) -> str:
+    """The title and the key to the lines, wrapped to the figure's width (one panel is
+    too narrow for the key on one line: it was cut at both edges)."""
+    width = HEADING_CHARS * panels
+    return "\n".join(textwrap.wrap(title, width) + textwrap.wrap(KEY, width))
 
 
 def _series(run_dir: Path) -> tuple[list[tuple[int, float]], list[tuple[int, float]]]:

@@ -192,3 +192,16 @@ def test_the_laptop_experiment_runs_on_cifar10_unchanged(tmp_path):
     assert plan.data == "cifar10" and {job.input for job in plan.jobs} == {None}
     assert not any(line.startswith(("data:", "input:")) for line in plan.departures)
     assert plan.departures[0].startswith("recipe: laptop_fig6 instead of the paper's")
+
+
+@pytest.mark.parametrize("panels", [1, 2, 3])
+def test_the_figures_heading_fits_its_panels(panels):
+    """A one-panel figure (`--only resnet20,resnet56`) cut its key line at both edges;
+    the heading is wrapped to the figure's width, and says everything it said."""
+    from resdsl.reproduce.figure import HEADING_CHARS, KEY, heading
+
+    title = "Figure 6 on a laptop: training on Fashion-MNIST"
+    lines = heading(title, panels).split("\n")
+    assert all(len(line) <= HEADING_CHARS * panels for line in lines)
+    assert " ".join(lines) == f"{title} {KEY}"
+    assert len(lines) == (2 if panels > 1 else 3)
